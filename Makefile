@@ -1,0 +1,53 @@
+# The two commands the README starts with:
+#   make book   create .venv, install the requirements (with constraints.txt), build _build/html
+#   make test   the same set-up, then everything CI checks
+# Extras: make lab (JupyterLab on the chapters), make clean.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# The stamp is keyed on the requirement files: a second `make` installs nothing unless they change.
+REQ_HASH := $(shell cat requirements.txt constraints.txt companion/pyproject.toml | sha256sum | cut -c1-16)
+STAMP  := $(VENV)/.installed-$(REQ_HASH)
+JB_BUILD := $(BIN)/jupyter-book build --all --warningiserror --nitpick --keep-going .
+
+.PHONY: book test lab clean setup unit notebooks build browser
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt constraints.txt companion/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install -r requirements.txt -c constraints.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+book: setup build
+
+build: setup
+	$(JB_BUILD)
+	@echo "Open _build/html/index.html in a browser."
+
+unit: setup
+	$(BIN)/pytest tests -m "not browser"
+
+notebooks: setup
+	$(BIN)/pytest --nbval-lax --nbval-current-env -p no:cacheprovider chapters
+
+browser: setup
+	$(BIN)/pytest tests -m browser
+
+# Unit tests and hygiene, then every notebook under nbval, then the strict HTML build,
+# then the built pages in headless Chromium.
+test: setup
+	$(MAKE) unit
+	$(MAKE) notebooks
+	$(MAKE) build
+	$(MAKE) browser
+
+lab: setup
+	$(BIN)/jupyter lab --notebook-dir=chapters
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis
+	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +

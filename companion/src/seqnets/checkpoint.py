@@ -1,0 +1,342 @@
+"""Save and load model weights as safetensors files, with JSON metadata; never unpickle.
+
+``torch.save`` writes a pickle (inside a zip archive), and ``torch.load`` of an untrusted file
+can run arbitrary code while unpickling it. A safetensors file is a JSON header followed by raw
+tensor bytes, so loading one only ever creates tensors:
+
+.. code-block:: text
+
+    bytes 0..7      N, the header length (unsigned 64-bit little-endian)
+    bytes 8..8+N    JSON object: {"__metadata__": {str: str}, name: {"dtype", "shape", "data_offsets"}, ...}
+    bytes 8+N..     the tensors' bytes, back to back
+
+:func:`load` reads and checks that header itself before handing the file to ``safetensors``, and
+refuses anything else -- a pickle, a ``torch.save`` zip archive, a truncated file -- with a
+``ValueError`` that names the file and says what it looks like.
+
+Metadata (a JSON-serialisable dict: hyper-parameters, the training history, a vocabulary) travels
+in the header's ``__metadata__`` under the key ``"seqnets"``, next to ``"format_version"``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+__all__ = ["save", "load", "load_metadata", "FORMAT_VERSION"]
+
+FORMAT_VERSION = "1"
+_META_KEY = "seqnets"
+_ALIAS_KEY = "seqnets_aliases"
+_VERSION_KEY = "format_version"
+_MAX_HEADER = 100_000_000  # bytes; the limit safetensors itself enforces
+_DTYPE_BYTES = {
+    "BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1,
+    "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+    "I32": 4, "U32": 4, "F32": 4,
+    "I64": 8, "U64": 8, "F64": 8, "C64": 8,
+}  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# Metadata
+# --------------------------------------------------------------------------------------------
+
+
+def _check_json(value: Any, where: str) -> None:
+    """Raise a TypeError naming the first value under ``where`` that JSON cannot represent."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return
+    if isinstance(value, float):  # NaN and inf are written as Python's json writes them, and read back
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{where}: keys must be strings (JSON objects), got {type(key).__name__} {key!r}")
+            _check_json(item, f"{where}[{key!r}]")
+        return
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_json(item, f"{where}[{i}]")
+        return
+    hint = ""
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        hint = "; convert it with .item()"
+    elif hasattr(value, "tolist"):
+        hint = "; convert it with .tolist()"
+    raise TypeError(f"{where}: {type(value).__name__} is not JSON-serialisable{hint}")
+
+
+def _encode_metadata(metadata: dict[str, Any] | None, aliases: dict[str, str]) -> dict[str, str]:
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, dict):
+        raise TypeError(f"metadata: expected a dict or None, got {type(metadata).__name__}")
+    _check_json(metadata, "metadata")
+    header = {_VERSION_KEY: FORMAT_VERSION, _META_KEY: json.dumps(metadata)}
+    if aliases:
+        header[_ALIAS_KEY] = json.dumps(aliases)
+    return header
+
+
+# --------------------------------------------------------------------------------------------
+# save
+# --------------------------------------------------------------------------------------------
+
+
+def _storage_key(t: torch.Tensor) -> tuple[Any, ...]:
+    return (t.device, t.untyped_storage().data_ptr())
+
+
+def _flatten_state(model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors to write, plus ``alias -> kept name`` for entries that are the same tensor.
+
+    safetensors refuses tensors that share memory. Tied weights (the same tensor under two names)
+    are written once and re-created from the alias table on loading; other tensors that share
+    memory with one already kept (views, slices) are copied.
+    """
+    tensors: dict[str, torch.Tensor] = {}
+    aliases: dict[str, str] = {}
+    seen: dict[tuple[Any, ...], str] = {}  # exact view -> kept name
+    storages: set[tuple[Any, ...]] = set()
+    for name, value in model.state_dict(keep_vars=False).items():
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"model: state_dict entry {name!r} is a {type(value).__name__}, not a tensor; only tensors can be saved")
+        value = value.detach()
+        if value.numel() == 0:
+            tensors[name] = value.cpu().contiguous().clone()
+            continue
+        view = (*_storage_key(value), value.storage_offset(), tuple(value.shape), value.stride(), value.dtype)
+        if view in seen:
+            aliases[name] = seen[view]
+            continue
+        shared = _storage_key(value) in storages
+        storages.add(_storage_key(value))
+        seen[view] = name
+        value = value.to("cpu").contiguous()
+        if shared or value.untyped_storage().nbytes() != value.numel() * value.element_size():
+            value = value.clone()  # own, exactly sized storage
+        tensors[name] = value
+    return tensors, aliases
+
+
+def save(model: nn.Module, path: str | os.PathLike[str], metadata: dict[str, Any] | None = None) -> Path:
+    """Write the weights (``state_dict``) of ``model`` and ``metadata`` to a safetensors file.
+
+    The file is written to a temporary name beside ``path`` and then renamed, so an interrupted
+    save never leaves a half-written checkpoint under ``path``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Its parameters and buffers are saved (on the CPU, contiguous). Tied weights are stored once.
+    path : str or PathLike
+        Destination; ``.safetensors`` is the customary suffix. The folder must exist.
+    metadata : dict, optional
+        Anything JSON can hold (str keys; str, int, float, bool, None, lists, dicts). Tuples come
+        back as lists; NaN and infinities round-trip as Python's ``json`` writes them. A value JSON
+        cannot represent (a NumPy integer, a tensor, a set) raises a ``TypeError`` naming it.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: expected a str or PathLike, got {type(path).__name__}")
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"path: folder {str(path.parent)!r} does not exist")
+    tensors, aliases = _flatten_state(model)
+    header = _encode_metadata(metadata, aliases)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=header)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# load
+# --------------------------------------------------------------------------------------------
+
+
+def _describe(start: bytes) -> str:
+    """What a file that is not safetensors looks like, judged from its first bytes."""
+    if start[:1] == b"\x80" and len(start) > 1:
+        return (
+            f"a Python pickle (protocol {start[1]}); unpickling can run arbitrary code, so seqnets never "
+            "loads pickles. If you trust its source, convert it once with "
+            "torch.load(path, weights_only=True) and seqnets.checkpoint.save"
+        )
+    if start[:4] == b"PK\x03\x04":
+        return (
+            "a zip archive, the format torch.save writes (pickled Python objects inside); seqnets never "
+            "unpickles. If you trust its source, convert it once with torch.load(path, weights_only=True) "
+            "and seqnets.checkpoint.save"
+        )
+    if start[:2] == b"\x1f\x8b":
+        return "a gzip file"
+    if start[:1] in (b"{", b"["):
+        return "a JSON text file"
+    return f"an unknown format (first bytes {start[:8]!r})"
+
+
+def _read_header(path: Path) -> dict[str, Any]:
+    """Parse and validate the safetensors header of ``path`` without trusting anything in it."""
+    if not isinstance(path, Path):
+        raise TypeError(f"path: expected a str or PathLike, got {type(path).__name__}")
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint file not found: {str(path)!r}")
+    if not path.is_file():
+        raise ValueError(f"{str(path)!r} is not a regular file")
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        start = f.read(8)
+        if len(start) < 8:
+            raise ValueError(f"{str(path)!r} is not a safetensors checkpoint: only {size} bytes, truncated or empty")
+        n = int.from_bytes(start, "little")
+        not_safetensors = f"{str(path)!r} is not a safetensors checkpoint: it looks like "
+        if start[:1] == b"\x80" or start[:4] == b"PK\x03\x04":
+            raise ValueError(not_safetensors + _describe(start))
+        if n < 2 or n > _MAX_HEADER:
+            raise ValueError(not_safetensors + _describe(start))
+        if 8 + n > size:
+            raise ValueError(
+                f"{str(path)!r} is truncated or not a safetensors checkpoint: its header claims {n} bytes "
+                f"but the file has {size - 8} after the length field"
+            )
+        raw = f.read(n)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ValueError(f"{str(path)!r} is not a safetensors checkpoint: its header is not JSON ({_describe(start)})") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{str(path)!r} is not a safetensors checkpoint: its header is a JSON {type(header).__name__}, not an object")
+
+    data_size = size - 8 - n
+    end_max = 0
+    for name, entry in header.items():
+        if name == "__metadata__":
+            if not isinstance(entry, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in entry.items()):
+                raise ValueError(f"{str(path)!r}: header __metadata__ must map strings to strings")
+            continue
+        ok = (
+            isinstance(entry, dict)
+            and entry.get("dtype") in _DTYPE_BYTES
+            and isinstance(entry.get("shape"), list)
+            and all(isinstance(d, int) and d >= 0 for d in entry["shape"])
+            and isinstance(entry.get("data_offsets"), list)
+            and len(entry["data_offsets"]) == 2
+            and all(isinstance(o, int) for o in entry["data_offsets"])
+        )
+        if not ok:
+            raise ValueError(f"{str(path)!r}: header entry {name!r} is not a valid tensor description: {str(entry)[:200]}")
+        begin, end = entry["data_offsets"]
+        if not 0 <= begin <= end or end > data_size:
+            raise ValueError(
+                f"{str(path)!r} is truncated or corrupt: tensor {name!r} needs bytes {begin}..{end} of the data "
+                f"section, which has {data_size} bytes"
+            )
+        if end - begin != math.prod(entry["shape"]) * _DTYPE_BYTES[entry["dtype"]]:
+            raise ValueError(
+                f"{str(path)!r} is corrupt: tensor {name!r} of dtype {entry['dtype']} and shape {entry['shape']} "
+                f"does not fit its {end - begin} bytes"
+            )
+        end_max = max(end_max, end)
+    if end_max != data_size:
+        raise ValueError(f"{str(path)!r} is corrupt: the tensors use {end_max} bytes but the data section has {data_size}")
+    return header
+
+
+def _decode_metadata(header: dict[str, Any], path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    raw = header.get("__metadata__") or {}
+    if _META_KEY not in raw:  # a safetensors file written by another program: hand back its metadata
+        return dict(raw), {}
+    try:
+        metadata = json.loads(raw[_META_KEY])
+        aliases = json.loads(raw.get(_ALIAS_KEY, "{}"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{str(path)!r}: the seqnets metadata is not valid JSON ({err})") from None
+    return metadata, aliases
+
+
+def load_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read only the metadata of a checkpoint written by :func:`save` (no tensors are loaded)."""
+    path = Path(path) if isinstance(path, (str, os.PathLike)) else path
+    return _decode_metadata(_read_header(path), path)[0]
+
+
+def load(
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    strict: bool = True,
+    map_location: str | torch.device = "cpu",
+) -> dict[str, Any]:
+    """Load weights saved by :func:`save` into ``model``; return the metadata.
+
+    The header is validated here first; pickles, ``torch.save`` archives and truncated or corrupt
+    files are refused with a ``ValueError`` and are never unpickled.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Receives the weights (``load_state_dict``), in place.
+    path : str or PathLike
+    strict : bool
+        Require the checkpoint's names to match the model's exactly. Shapes must always match.
+    map_location : str or torch.device
+        Device the tensors are read to before being copied into the model.
+
+    Returns
+    -------
+    dict
+        The ``metadata`` given to :func:`save` (for a safetensors file written by another program,
+        its raw ``__metadata__``).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    ValueError
+        The file is not a valid safetensors file, or its tensors do not fit the model.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: expected a str or PathLike, got {type(path).__name__}")
+    path = Path(path)
+    header = _read_header(path)
+    metadata, aliases = _decode_metadata(header, path)
+    state = load_file(str(path), device=str(torch.device(map_location)))
+    for alias, kept in aliases.items():
+        if kept in state:
+            state[alias] = state[kept]
+
+    expected = model.state_dict()
+    missing = sorted(k for k in expected if k not in state)
+    unexpected = sorted(k for k in state if k not in expected)
+    if strict and (missing or unexpected):
+        raise ValueError(
+            f"{str(path)!r} does not match the model: missing keys {missing}, unexpected keys {unexpected} "
+            "(load with strict=False to load the keys both have)"
+        )
+    wrong = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}" for k, v in expected.items() if k in state and state[k].shape != v.shape]
+    if wrong:
+        raise ValueError(f"{str(path)!r} does not match the model's shapes: " + "; ".join(wrong))
+    model.load_state_dict({k: v for k, v in state.items() if k in expected}, strict=strict)
+    return metadata

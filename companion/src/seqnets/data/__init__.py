@@ -1,0 +1,1 @@
+"""Data: real series and images that installed packages carry, generated tasks, and loaders."""

@@ -1,0 +1,1 @@
+"""Models, each named after the idea a chapter teaches."""

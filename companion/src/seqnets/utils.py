@@ -1,0 +1,153 @@
+"""Small utilities every chapter uses: seeds, devices, parameter counts, shape checks, timing.
+
+The ``check_*`` helpers are how the rest of the package validates its inputs: each raises a
+``TypeError`` or ``ValueError`` that names the argument, says what was expected and what came.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = [
+    "seed_everything",
+    "pick_device",
+    "count_parameters",
+    "check_shape",
+    "check_tensor",
+    "check_positive_int",
+    "Timer",
+]
+
+
+def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
+    """Return ``value`` as an ``int`` if it is an integer ``>= minimum``, else raise.
+
+    ``bool`` is refused even though it is a subclass of ``int``: ``epochs=True`` is a bug.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an integer >= {minimum}, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_tensor(
+    x: Any,
+    name: str,
+    ndim: int | Sequence[int] | None = None,
+    floating: bool = False,
+) -> torch.Tensor:
+    """Check that ``x`` is a tensor with one of the allowed numbers of dimensions.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+    name : str
+        Argument name used in the error message.
+    ndim : int or sequence of int, optional
+        Allowed ``x.dim()`` values.
+    floating : bool
+        Require a floating-point dtype.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if x.dim() not in allowed:
+            want = " or ".join(f"{d}-D" for d in allowed)
+            raise ValueError(f"{name}: expected a {want} tensor, got shape {tuple(x.shape)}")
+    if floating and not x.is_floating_point():
+        raise TypeError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
+    return x
+
+
+def check_shape(x: Any, shape: Sequence[int | None], name: str = "x") -> torch.Tensor:
+    """Assert that tensor ``x`` has ``shape``; ``None`` entries match any size.
+
+    Returns ``x`` so the check can wrap an expression: ``h = check_shape(cell(x), (B, H), "h")``.
+
+    Examples
+    --------
+    >>> check_shape(torch.zeros(4, 10, 3), (4, None, 3), "x").shape
+    torch.Size([4, 10, 3])
+    """
+    check_tensor(x, name)
+    shape = tuple(shape)
+    got = tuple(x.shape)
+    if len(got) != len(shape) or any(s is not None and s != g for s, g in zip(shape, got)):
+        want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+        raise ValueError(f"{name}: expected shape {want}, got {got}")
+    return x
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and PyTorch's generators so that a CPU run repeats exactly."""
+    seed = check_positive_int(seed, "seed", minimum=0)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds CUDA generators
+    os.environ["PYTHONHASHSEED"] = str(seed)  # for subprocesses; this interpreter's is fixed at start
+
+
+def pick_device(prefer: str | torch.device | None = None) -> torch.device:
+    """Return the device to compute on: ``prefer`` if given, else CUDA, else MPS, else CPU.
+
+    Raises ``ValueError`` if ``prefer`` names a device type this machine does not have.
+    """
+    if prefer is not None:
+        device = torch.device(prefer)
+        available = {
+            "cpu": True,
+            "cuda": torch.cuda.is_available(),
+            "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(),
+        }
+        if device.type == "cuda" and device.index is not None and available["cuda"]:
+            available["cuda"] = device.index < torch.cuda.device_count()
+        if not available.get(device.type, False):
+            raise ValueError(f"prefer: device {str(device)!r} is not available on this machine")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
+    """Number of scalar parameters in ``model`` (only those with ``requires_grad`` by default)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+class Timer:
+    """Wall-clock timer used as a context manager; ``elapsed`` is in seconds.
+
+    >>> with Timer() as t:
+    ...     _ = sum(range(1000))
+    >>> t.elapsed >= 0
+    True
+    """
+
+    def __init__(self) -> None:
+        self.start: float | None = None
+        self.elapsed: float = 0.0
+
+    def __enter__(self) -> "Timer":
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.start is not None
+        self.elapsed = time.perf_counter() - self.start
+
+    def __repr__(self) -> str:
+        return f"Timer(elapsed={self.elapsed:.4f} s)"

@@ -1,0 +1,149 @@
+"""Open the built book in headless Chromium, as a reader would, with the network cut off.
+
+Run after `make build`. Checks every page listed in the table of contents: it loads, its images
+load, its math renders (MathJax served from the book itself, no errors), the search page answers,
+and no request leaves the machine. In CI (``CI=true``) a missing Chromium or a missing build is a
+failure; elsewhere the test is skipped with a message saying what to install.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from test_book import ROOT, toc_files
+
+pytestmark = pytest.mark.browser
+
+HTML = ROOT / "_build" / "html"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Flags that keep Chromium from phoning home at start-up (its own background requests would
+# otherwise be counted as requests leaving the machine).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+]
+
+
+# The theme logs this on a reader's first visit (no colour mode stored yet); nothing is wrong.
+HARMLESS = {"Got invalid theme mode: . Resetting to auto."}
+
+
+def _need(condition: bool, message: str) -> None:
+    if not condition:
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def server():
+    _need((HTML / "index.html").exists(), f"{HTML / 'index.html'} is missing: run `make build` first")
+    handler = functools.partial(QuietHandler, directory=str(HTML))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest's output readable
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _need(CHROMIUM is not None, "Chromium not found: install Debian's `chromium` package to run the browser test")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def page(browser):
+    """A fresh page whose every request to a host other than this machine is recorded and blocked."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.outside = []
+    page.console_errors = []
+
+    def route(r):
+        host = urlparse(r.request.url).hostname
+        if r.request.url.startswith(("data:", "blob:")) or host in {"127.0.0.1", "localhost"}:
+            r.continue_()
+        else:
+            page.outside.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda m: m.type == "error" and m.text not in HARMLESS and page.console_errors.append(m.text))
+    yield page
+    context.close()
+
+
+def pages() -> list[str]:
+    return [entry + ".html" for entry in toc_files()]
+
+
+@pytest.mark.parametrize("path", pages())
+def test_page_renders_offline(server, page, path):
+    response = page.goto(f"{server}/{path}", wait_until="load")
+    assert response is not None and response.ok, f"{path}: HTTP {response.status if response else 'no response'}"
+    assert page.title(), f"{path}: page has no title"
+
+    # images: every <img> finished loading and has a size
+    broken = page.evaluate(
+        """() => Array.from(document.images)
+                 .filter(img => !(img.complete && img.naturalWidth > 0))
+                 .map(img => img.src)"""
+    )
+    assert not broken, f"{path}: images failed to load: {broken}"
+
+    # math: wait for MathJax to typeset, then look for errors
+    has_math = page.evaluate("() => document.querySelector('.math, span.math, div.math') !== null")
+    if has_math:
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20_000)
+        page.evaluate("() => MathJax.startup.promise")
+        rendered = page.evaluate("() => document.querySelectorAll('mjx-container').length")
+        errors = page.evaluate("() => Array.from(document.querySelectorAll('mjx-merror')).map(e => e.textContent)")
+        assert rendered > 0, f"{path}: has math, but MathJax rendered none of it"
+        assert not errors, f"{path}: MathJax errors: {errors}"
+
+    assert not page.outside, f"{path}: requests tried to leave the machine: {page.outside}"
+    assert not page.console_errors, f"{path}: console errors: {page.console_errors}"
+
+
+def test_search_answers(server, page):
+    page.goto(f"{server}/search.html?q=autoregressive", wait_until="load")
+    page.wait_for_selector("#search-results ul.search li", timeout=20_000)
+    hits = page.locator("#search-results ul.search li").count()
+    assert hits > 0, "search for 'autoregressive' found nothing"
+    assert not page.outside, f"search page requests tried to leave the machine: {page.outside}"
+
+
+def test_math_renders_in_a_screenshot(server, page, tmp_path):
+    """A screenshot of chapter 1 with rendered math is written to _build/screenshots for a human look."""
+    page.goto(f"{server}/chapters/01_autoregression.html", wait_until="load")
+    page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20_000)
+    page.evaluate("() => MathJax.startup.promise")
+    out = ROOT / "_build" / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(out / "01_autoregression.png"), full_page=False)
+    assert page.locator("mjx-container").count() > 0
