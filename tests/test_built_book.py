@@ -1,0 +1,41 @@
+"""Checks on the built book (run after `make build`): the execution-time budget of every chapter.
+
+Each chapter must execute in under 60 s on a 2-core CPU, and the whole book in under 12 minutes.
+The times are the ones myst-nb recorded in its execution cache when it last ran each notebook.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from test_book import NOTEBOOKS, ROOT
+from test_browser import _need
+
+pytestmark = pytest.mark.browser
+
+CACHE = ROOT / "_build" / ".jupyter_cache"
+PER_CHAPTER_S = 60.0
+WHOLE_BOOK_S = 12 * 60.0
+
+
+@pytest.fixture(scope="module")
+def seconds() -> dict[str, float]:
+    _need(CACHE.exists(), f"{CACHE} is missing: run `make build` first")
+    from jupyter_cache import get_cache
+
+    records = get_cache(str(CACHE)).list_cache_records()
+    return {Path(r.uri).name: float(r.data["execution_seconds"]) for r in records if "execution_seconds" in r.data}
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_executes_within_budget(seconds, nb):
+    assert nb.name in seconds, f"{nb.name} has no execution record: was it executed by the build?"
+    assert seconds[nb.name] < PER_CHAPTER_S, f"{nb.name} took {seconds[nb.name]:.1f} s (budget {PER_CHAPTER_S:.0f} s)"
+
+
+def test_whole_book_executes_within_budget(seconds):
+    total = sum(seconds.get(nb.name, 0.0) for nb in NOTEBOOKS)
+    print(f"book execution: {total:.0f} s for {len(NOTEBOOKS)} chapters")
+    assert total < WHOLE_BOOK_S, f"the chapters took {total:.0f} s together (budget {WHOLE_BOOK_S:.0f} s)"
