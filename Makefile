@@ -25,14 +25,16 @@ $(STAMP): requirements.txt constraints.txt companion/pyproject.toml
 book: setup build
 
 build: setup
-	$(JB_BUILD)
+	OMP_NUM_THREADS=1 $(JB_BUILD)
 	@echo "Open _build/html/index.html in a browser."
 
+# One thread for tests and the build: the models are small, and a second thread only adds
+# synchronisation overhead (10-30x slower when another process shares the cores).
 unit: setup
-	$(BIN)/pytest tests -m "not browser"
+	OMP_NUM_THREADS=1 $(BIN)/pytest tests -m "not browser"
 
 notebooks: setup
-	$(BIN)/pytest --nbval-lax --nbval-current-env -p no:cacheprovider chapters
+	OMP_NUM_THREADS=1 $(BIN)/pytest --nbval-lax --nbval-current-env -p no:cacheprovider chapters
 
 browser: setup
 	$(BIN)/pytest tests -m browser

@@ -41,7 +41,7 @@ def states_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool
 def snapshot_metric(store: list[dict[str, torch.Tensor]], model: nn.Module):
     """A 'metric' that records the model's weights each time fit validates (once per epoch)."""
 
-    def fn(outputs, targets):
+    def fn(targets, outputs):
         store.append(state_copy(model))
         return 0.0
 
@@ -147,7 +147,7 @@ def test_evaluate_metrics_use_the_whole_set():
     model = nn.Identity()
     calls = []
 
-    def count(outputs, targets):
+    def count(targets, outputs):
         calls.append(len(outputs))
         return float((outputs == targets).float().mean())
 
@@ -166,7 +166,7 @@ def test_metrics_and_lr_recorded_each_epoch_with_scheduler():
         epochs=4,
         lr=0.04,
         val_data=(x, y),
-        metrics={"mae": lambda o, t: (o - t).abs().mean()},
+        metrics={"mae": lambda t, o: (o - t).abs().mean()},
         scheduler=lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5),
         progress=False,
     )
@@ -525,7 +525,7 @@ def test_bad_options(setup):
     with pytest.raises(ValueError, match="patience: .* needs val_data"):
         fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=1, patience=2)
     with pytest.raises(ValueError, match="metrics: .* need val_data"):
-        fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=1, metrics={"m": lambda o, t: 0.0})
+        fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=1, metrics={"m": lambda t, o: 0.0})
     with pytest.raises(TypeError, match="model: expected a torch.nn.Module"):
         fit(lambda v: v, (x, y), loss_fn=nn.MSELoss(), epochs=1)
     with pytest.raises(TypeError, match="loss_fn: expected a callable"):
@@ -556,3 +556,16 @@ def test_bad_loss_values(setup):
     with pytest.raises(ValueError, match="does not depend on the model's parameters"):
         fit(model, (x, y), loss_fn=lambda o, t: nn.functional.mse_loss(o.detach(), t), epochs=1, progress=False)
     assert math.isfinite(float(model.weight.detach().sum()))
+
+
+def test_metrics_take_targets_first_like_seqnets_metrics():
+    """fit's metrics use the (y_true, y_pred) order of seqnets.metrics and scikit-learn."""
+    from seqnets.metrics import accuracy
+
+    torch.manual_seed(0)
+    x = torch.randn(64, 3)
+    y = (x[:, 0] > 0).long()
+    model = nn.Linear(3, 2)
+    history = fit(model, (x, y), loss_fn=nn.CrossEntropyLoss(), epochs=30, lr=0.1, val_data=(x, y),
+                  metrics={"accuracy": accuracy}, progress=False, seed=0)
+    assert history.metrics["accuracy"][-1] > 0.9

@@ -255,14 +255,14 @@ def _check_metrics(metrics: Any) -> dict[str, MetricFn]:
     if metrics is None:
         return {}
     if not isinstance(metrics, Mapping):
-        raise TypeError(f"metrics: expected a dict name -> fn(outputs, targets), got {type(metrics).__name__}")
+        raise TypeError(f"metrics: expected a dict name -> fn(targets, outputs), got {type(metrics).__name__}")
     for key, fn in metrics.items():
         if not isinstance(key, str):
             raise TypeError(f"metrics: names must be strings, got {type(key).__name__} {key!r}")
         if key == "loss":
             raise ValueError("metrics: the name 'loss' is reserved for the loss")
         if not callable(fn):
-            raise TypeError(f"metrics[{key!r}]: expected a callable fn(outputs, targets) -> float, got {type(fn).__name__}")
+            raise TypeError(f"metrics[{key!r}]: expected a callable fn(targets, outputs) -> float, got {type(fn).__name__}")
     return dict(metrics)
 
 
@@ -368,7 +368,7 @@ def _run_eval(
     if metrics:
         all_out, all_tgt = _concat(outputs), _concat(targets)
         for key, fn in metrics.items():
-            result[key] = _metric_value(key, fn(all_out, all_tgt))
+            result[key] = _metric_value(key, fn(all_tgt, all_out))
     return result
 
 
@@ -497,8 +497,10 @@ def fit(
     val_data : DataLoader or tuple (x, y), optional
         Evaluated after every epoch; needed for ``patience`` and ``metrics``.
     metrics : dict of str to callable, optional
-        ``fn(outputs, targets) -> float`` on the whole validation set (outputs of all batches,
-        concatenated on the CPU), recorded in :attr:`History.metrics` each epoch.
+        ``fn(targets, outputs) -> float`` on the whole validation set (outputs of all batches,
+        concatenated on the CPU), recorded in :attr:`History.metrics` each epoch. The argument
+        order is scikit-learn's and :mod:`seqnets.metrics`' (``y_true, y_pred``), so
+        ``metrics={"accuracy": seqnets.metrics.accuracy}`` works as it is.
     clip_grad_norm : float, optional
         Maximum global 2-norm of the gradients (``torch.nn.utils.clip_grad_norm_``).
     patience : int, optional
@@ -691,7 +693,8 @@ def evaluate(
         ``loss_fn(outputs, targets) -> scalar`` mean loss of a batch. The result ``"loss"`` is
         averaged over samples (each batch weighted by its size), not over batches.
     metrics : dict of str to callable, optional
-        ``fn(outputs, targets) -> float``, computed once on the outputs of all batches.
+        ``fn(targets, outputs) -> float`` (``y_true, y_pred``, as in :mod:`seqnets.metrics`),
+        computed once on the outputs of all batches.
     batch_size : int
         Samples per batch for tuple data.
     device : str or torch.device, optional
