@@ -15,7 +15,7 @@ import torch
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-__all__ = ["plot_history", "plot_forecast", "plot_confusion"]
+__all__ = ["plot_history", "plot_forecast", "plot_confusion", "plot_receptive_field"]
 
 
 def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
@@ -238,6 +238,86 @@ def plot_confusion(
     ax.set_yticklabels(class_names)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+# --------------------------------------------------------------------------------------------
+# Receptive field of a stack of causal convolutions
+# --------------------------------------------------------------------------------------------
+
+
+def plot_receptive_field(
+    kernel_size: int,
+    dilations: Sequence[int],
+    *,
+    length: int | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Draw a stack of causal convolutions as layers of dots, with the connections into one output.
+
+    Row 0 is the input; row ``l`` is the output of the ``l``-th causal convolution, which has
+    ``kernel_size`` taps spaced ``dilations[l - 1]`` apart. Starting from the last time step of the
+    top row, the function follows every connection back to the input: the dots and lines that
+    can influence that output are coloured, the rest are grey. The input dots reached are the
+    receptive field, ``1 + (kernel_size - 1) * sum(dilations)`` steps when ``length`` allows.
+
+    Parameters
+    ----------
+    kernel_size : int
+        Taps per convolution.
+    dilations : sequence of int
+        Dilation of each convolution, bottom to top, e.g. ``[1, 2, 4, 8]`` (WaveNet) or
+        ``[1, 1, 2, 2, 4, 4]`` (a three-level TCN, two convolutions per block).
+    length : int, optional
+        Time steps drawn; default: the receptive field plus four, so that unreached steps show.
+    ax : matplotlib Axes, optional
+    title : str, optional
+        Default: kernel size, dilations and receptive field.
+    """
+    from seqnets.utils import check_positive_int
+
+    kernel_size = check_positive_int(kernel_size, "kernel_size")
+    if isinstance(dilations, (str, bytes)) or not isinstance(dilations, Sequence) or len(dilations) == 0:
+        raise TypeError(f"dilations: expected a non-empty sequence of positive integers, got {dilations!r}")
+    dilations = [check_positive_int(d, "dilations") for d in dilations]
+    field = 1 + (kernel_size - 1) * sum(dilations)
+    length = field + 4 if length is None else check_positive_int(length, "length")
+
+    ax = _new_axes(ax, (8.0, 0.6 * len(dilations) + 1.6))
+    layers = len(dilations)
+    active = [set() for _ in range(layers + 1)]
+    active[layers] = {length - 1}
+    for layer in range(layers, 0, -1):  # follow the connections down from the chosen output
+        d = dilations[layer - 1]
+        for t in sorted(active[layer]):
+            for j in range(kernel_size):
+                s = t - j * d
+                if s >= 0:
+                    active[layer - 1].add(s)
+                    ax.plot([s, t], [layer - 1, layer], color="C0", linewidth=1.1, alpha=0.8, zorder=1)
+    steps = np.arange(length)
+    for layer in range(layers + 1):
+        on = np.array(sorted(active[layer]), dtype=int)
+        ax.scatter(steps, np.full(length, layer), s=18, color="0.8", zorder=2)
+        colour = "C3" if layer in (0, layers) else "C0"
+        ax.scatter(on, np.full(on.size, layer), s=26, color=colour, zorder=3)
+    reached = len(active[0])
+    ax.set_yticks(range(layers + 1))
+    ax.set_yticklabels(["input"] + [f"d = {d}" for d in dilations])
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("time step")
+    ax.set_ylabel("layer (dilation)")
+    ax.set_xlim(-0.8, length - 0.2)
+    ax.set_ylim(-0.5, layers + 0.5)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    if title is None:
+        title = f"kernel size {kernel_size}, dilations {dilations}: the last output reads {reached} input steps"
     if title:
         ax.set_title(title)
     return ax

@@ -1,0 +1,253 @@
+"""Task heads over a sequence backbone: classify a sequence, or regress one or many values from it.
+
+A *backbone* reads a batch-first sequence ``(B, T, F)`` and summarises it in one feature vector
+per sequence ``(B, D)``; a linear *head* maps that vector to logits or to regression outputs:
+
+.. math::
+
+    s = \\operatorname{summary}(\\operatorname{backbone}(x_{1:T})), \\qquad
+    \\hat y = W s + b .
+
+The summary of a causal backbone (``"rnn"``, ``"lstm"``, ``"gru"`` and ``"tcn"``) is its output
+at the last time step, which has read the whole sequence. A bidirectional recurrent backbone
+concatenates the forward direction's output at the last step with the backward direction's output
+at the first step: each of them has read every step.
+
+:class:`SequenceClassifier` and :class:`SequenceRegressor` differ only in the size and meaning of
+the head, so both are thin subclasses of :class:`SequenceHead`, which builds the backbone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from seqnets.models.conv import TCN, _check_dropout
+from seqnets.utils import check_positive_int, check_tensor
+
+__all__ = ["BACKBONES", "SequenceHead", "SequenceClassifier", "SequenceRegressor"]
+
+#: Names accepted by the ``backbone`` argument.
+BACKBONES = ("rnn", "lstm", "gru", "tcn")
+
+_RECURRENT = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+_TCN_KWARGS = ("levels", "kernel_size", "weight_norm")
+
+
+def _build_backbone(
+    input_size: int,
+    hidden_size: int,
+    backbone: str,
+    num_layers: int,
+    bidirectional: bool,
+    dropout: float,
+    tcn_kwargs: dict[str, Any],
+) -> tuple[nn.Module, int]:
+    """Return ``(module, feature_size)`` for one of :data:`BACKBONES`.
+
+    The module maps ``(B, T, input_size)`` to ``(B, T, feature_size)`` (the recurrent modules
+    return a tuple whose first item is that tensor).
+    """
+    if not isinstance(backbone, str) or backbone not in BACKBONES:
+        raise ValueError(f"backbone: expected one of {BACKBONES}, got {backbone!r}")
+    if not isinstance(bidirectional, bool):
+        raise TypeError(f"bidirectional: expected a bool, got {type(bidirectional).__name__}")
+    if backbone == "tcn":
+        unknown = sorted(set(tcn_kwargs) - set(_TCN_KWARGS))
+        if unknown:
+            raise TypeError(f"unexpected keyword argument(s) {unknown} for the TCN backbone; accepted: {_TCN_KWARGS}")
+        if bidirectional:
+            raise ValueError("bidirectional: a TCN is causal by construction; expected False for backbone='tcn'")
+        levels = check_positive_int(tcn_kwargs.get("levels", num_layers), "levels")
+        kernel_size = check_positive_int(tcn_kwargs.get("kernel_size", 3), "kernel_size")
+        weight_norm = tcn_kwargs.get("weight_norm", False)
+        tcn = TCN(input_size, hidden_size, levels, kernel_size=kernel_size, dropout=dropout, weight_norm=weight_norm)
+        return tcn, hidden_size
+    if tcn_kwargs:
+        raise TypeError(
+            f"unexpected keyword argument(s) {sorted(tcn_kwargs)}: only backbone='tcn' accepts {_TCN_KWARGS}"
+        )
+    rnn = _RECURRENT[backbone](
+        input_size,
+        hidden_size,
+        num_layers=num_layers,
+        batch_first=True,
+        bidirectional=bidirectional,
+        # PyTorch applies this dropout between stacked layers only (and warns if there are none).
+        dropout=dropout if num_layers > 1 else 0.0,
+    )
+    return rnn, hidden_size * (2 if bidirectional else 1)
+
+
+class SequenceHead(nn.Module):
+    """The job of a ``SequenceHead`` is to map a whole sequence to one output vector.
+
+    Parameters
+    ----------
+    input_size : int
+        Features per time step, ``F``.
+    output_size : int
+        Size of the output vector, ``O``.
+    hidden_size : int
+        Hidden size of the recurrent layers, or channels of the TCN.
+    backbone : {"lstm", "gru", "rnn", "tcn"}
+        ``"rnn"`` is the Elman RNN with :math:`\\tanh`; ``"tcn"`` is :class:`seqnets.models.conv.TCN`.
+    num_layers : int
+        Stacked recurrent layers; for the TCN, the number of residual levels unless ``levels`` is
+        given.
+    bidirectional : bool
+        Read the sequence in both directions (recurrent backbones only).
+    dropout : float
+        Dropout probability between stacked recurrent layers, inside the TCN's blocks, and on the
+        summary vector fed to the head.
+    **tcn_kwargs
+        ``levels``, ``kernel_size`` and ``weight_norm`` of the TCN (backbone ``"tcn"`` only).
+
+    Shape
+    -----
+    ``x``: ``(B, T, F)``; ``lengths`` (optional): ``(B,)`` integers in ``[1, T]``; output: ``(B, O)``.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        output_size: int,
+        hidden_size: int = 64,
+        backbone: str = "lstm",
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        **tcn_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        self.input_size = check_positive_int(input_size, "input_size")
+        self.output_size = check_positive_int(output_size, "output_size")
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        self.num_layers = check_positive_int(num_layers, "num_layers")
+        dropout = _check_dropout(dropout)
+        self.backbone_name = backbone
+        self.bidirectional = bidirectional
+        self.backbone, self.feature_size = _build_backbone(
+            self.input_size, self.hidden_size, backbone, self.num_layers, bidirectional, dropout, tcn_kwargs
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(self.feature_size, self.output_size)
+
+    def _check_inputs(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor | None:
+        check_tensor(x, "x", ndim=3, floating=True)
+        if x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"x: expected shape (batch, time, {self.input_size}) (batch, time, features), got {tuple(x.shape)}"
+            )
+        if x.shape[1] == 0:
+            raise ValueError(f"x: expected at least one time step, got shape {tuple(x.shape)}")
+        if lengths is None:
+            return None
+        check_tensor(lengths, "lengths", ndim=1)
+        if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
+            raise TypeError(f"lengths: expected an integer tensor, got dtype {lengths.dtype}")
+        if lengths.shape[0] != x.shape[0]:
+            raise ValueError(f"lengths: expected shape ({x.shape[0]},) to match the batch of x, got {tuple(lengths.shape)}")
+        if bool((lengths < 1).any()) or bool((lengths > x.shape[1]).any()):
+            raise ValueError(
+                f"lengths: expected integers in [1, {x.shape[1]}], got min {int(lengths.min())}, max {int(lengths.max())}"
+            )
+        return lengths.to(device=x.device, dtype=torch.long)
+
+    def features(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Summary vector of each sequence, ``(B, T, F) -> (B, D)``.
+
+        ``lengths[b]`` is the number of real steps of sequence ``b``; the steps after it are
+        padding and do not influence the result. ``None`` means every step is real.
+        """
+        lengths = self._check_inputs(x, lengths)
+        batch, steps, _ = x.shape
+        if lengths is None:
+            last = torch.full((batch,), steps - 1, dtype=torch.long, device=x.device)
+        else:
+            last = lengths - 1
+        if isinstance(self.backbone, TCN):
+            out = self.backbone(x)  # (B, T, H); causal, so out[:, t] has read x[:, :t+1] only
+            return out[torch.arange(batch, device=x.device), last]  # (B, H)
+        if lengths is not None:
+            # Packing makes each direction stop (forward) or start (backward) at the real last step.
+            x = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        _, state = self.backbone(x)
+        h_n = state[0] if isinstance(state, tuple) else state  # (layers * directions, B, H)
+        if self.bidirectional:
+            # Last layer: forward direction's state after the last step, backward's after the first.
+            return torch.cat([h_n[-2], h_n[-1]], dim=-1)  # (B, 2H)
+        return h_n[-1]  # (B, H)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, T, F) -> (B, O)``; see :meth:`features` for ``lengths``."""
+        return self.head(self.dropout(self.features(x, lengths)))  # (B, O)
+
+    def extra_repr(self) -> str:
+        return f"backbone={self.backbone_name!r}, output_size={self.output_size}"
+
+
+class SequenceClassifier(SequenceHead):
+    """Classify a sequence: ``(B, T, F) -> (B, C)`` logits (unnormalised log-probabilities).
+
+    Train with :class:`torch.nn.CrossEntropyLoss`; ``logits.argmax(-1)`` is the predicted class.
+    See :class:`SequenceHead` for the arguments; ``num_classes`` is the output size.
+
+    Examples
+    --------
+    >>> model = SequenceClassifier(input_size=8, num_classes=10, hidden_size=16, backbone="gru")
+    >>> model(torch.zeros(4, 8, 8)).shape
+    torch.Size([4, 10])
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        num_classes: int,
+        hidden_size: int = 64,
+        backbone: str = "lstm",
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        **tcn_kwargs: Any,
+    ) -> None:
+        num_classes = check_positive_int(num_classes, "num_classes", minimum=2)
+        super().__init__(
+            input_size, num_classes, hidden_size, backbone, num_layers, bidirectional, dropout, **tcn_kwargs
+        )
+
+    @property
+    def num_classes(self) -> int:
+        return self.output_size
+
+
+class SequenceRegressor(SequenceHead):
+    """Regress ``output_size`` real values from a sequence: ``(B, T, F) -> (B, output_size)``.
+
+    With ``output_size=1`` it is a one-step-ahead forecaster; with ``output_size=h`` it forecasts
+    the next ``h`` values at once (the *direct* multi-step strategy). Train with
+    :class:`torch.nn.MSELoss`. See :class:`SequenceHead` for the arguments.
+
+    Examples
+    --------
+    >>> model = SequenceRegressor(input_size=1, output_size=30, hidden_size=16, backbone="tcn", levels=3)
+    >>> model(torch.zeros(4, 10, 1)).shape
+    torch.Size([4, 30])
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        output_size: int = 1,
+        hidden_size: int = 64,
+        backbone: str = "lstm",
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        **tcn_kwargs: Any,
+    ) -> None:
+        super().__init__(
+            input_size, output_size, hidden_size, backbone, num_layers, bidirectional, dropout, **tcn_kwargs
+        )
