@@ -119,3 +119,15 @@ def test_timer_measures_elapsed_time():
         time.sleep(0.02)
     assert 0.015 < t.elapsed < 2.0
     assert "elapsed=" in repr(t)
+
+
+def test_check_probability():
+    from seqnets.utils import check_probability
+
+    assert check_probability(0, "dropout") == 0.0 and check_probability(0.5, "dropout") == 0.5
+    with pytest.raises(ValueError, match=r"dropout: expected a float in \[0, 1\), got 1.0"):
+        check_probability(1.0, "dropout")
+    with pytest.raises(TypeError, match="dropout: expected a float"):
+        check_probability("0.1", "dropout")
+    with pytest.raises(TypeError, match="dropout"):
+        check_probability(True, "dropout")

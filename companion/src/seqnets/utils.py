@@ -23,6 +23,7 @@ __all__ = [
     "check_shape",
     "check_tensor",
     "check_positive_int",
+    "check_probability",
     "Timer",
 ]
 
@@ -37,6 +38,15 @@ def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}")
     return int(value)
+
+
+def check_probability(value: Any, name: str) -> float:
+    """Return ``value`` as a ``float`` if it is a number in ``[0, 1)`` (a dropout rate), else raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected a float in [0, 1), got {type(value).__name__} {value!r}")
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name}: expected a float in [0, 1), got {value}")
+    return float(value)
 
 
 def check_tensor(

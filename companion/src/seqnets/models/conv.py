@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqnets.utils import check_positive_int, check_tensor
+from seqnets.utils import check_positive_int, check_probability, check_tensor
 
 __all__ = [
     "CausalConv1d",
@@ -46,14 +46,6 @@ __all__ = [
     "CRNN",
     "DigitCNN",
 ]
-
-
-def _check_dropout(dropout: Any) -> float:
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
-        raise TypeError(f"dropout: expected a float in [0, 1), got {type(dropout).__name__} {dropout!r}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout: expected a float in [0, 1), got {dropout}")
-    return float(dropout)
 
 
 def _check_channels(x: torch.Tensor, name: str, ndim: int, channels: int, layout: str) -> None:
@@ -164,7 +156,7 @@ class TemporalBlock(nn.Module):
         weight_norm: bool = False,
     ) -> None:
         super().__init__()
-        dropout = _check_dropout(dropout)
+        dropout = check_probability(dropout, "dropout")
         if not isinstance(weight_norm, bool):
             raise TypeError(f"weight_norm: expected a bool, got {type(weight_norm).__name__}")
         self.conv1 = CausalConv1d(in_channels, out_channels, kernel_size, dilation)
@@ -700,7 +692,7 @@ class DigitCNN(nn.Module):
         side = self.image_size // 2 ** len(channels)
         self.features = nn.Sequential(*stages)
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Dropout(_check_dropout(dropout)), nn.Linear(previous * side * side, self.num_classes)
+            nn.Flatten(), nn.Dropout(check_probability(dropout, "dropout")), nn.Linear(previous * side * side, self.num_classes)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

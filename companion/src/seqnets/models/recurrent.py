@@ -24,8 +24,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from seqnets.models.conv import TCN, _check_dropout
-from seqnets.utils import check_positive_int, check_tensor
+from seqnets.models.conv import TCN
+from seqnets.utils import check_positive_int, check_probability, check_tensor
 
 __all__ = ["BACKBONES", "SequenceHead", "SequenceClassifier", "SequenceRegressor"]
 
@@ -126,7 +126,7 @@ class SequenceHead(nn.Module):
         self.output_size = check_positive_int(output_size, "output_size")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
         self.num_layers = check_positive_int(num_layers, "num_layers")
-        dropout = _check_dropout(dropout)
+        dropout = check_probability(dropout, "dropout")
         self.backbone_name = backbone
         self.bidirectional = bidirectional
         self.backbone, self.feature_size = _build_backbone(
