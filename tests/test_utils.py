@@ -131,3 +131,11 @@ def test_check_probability():
         check_probability("0.1", "dropout")
     with pytest.raises(TypeError, match="dropout"):
         check_probability(True, "dropout")
+
+
+def test_check_bool():
+    from seqnets.utils import check_bool
+
+    assert check_bool(False, "flip") is False
+    with pytest.raises(TypeError, match="flip: expected a bool, got int 1"):
+        check_bool(1, "flip")

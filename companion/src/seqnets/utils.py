@@ -24,6 +24,7 @@ __all__ = [
     "check_tensor",
     "check_positive_int",
     "check_probability",
+    "check_bool",
     "Timer",
 ]
 
@@ -38,6 +39,13 @@ def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}")
     return int(value)
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """Return ``value`` if it is a ``bool``, else raise: ``flip=1`` or ``bias="no"`` are bugs."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name}: expected a bool, got {type(value).__name__} {value!r}")
+    return value
 
 
 def check_probability(value: Any, name: str) -> float:

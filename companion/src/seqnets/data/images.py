@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from seqnets.utils import check_positive_int, check_tensor
+from seqnets.utils import check_bool, check_positive_int, check_tensor
 
 __all__ = [
     "digits",
@@ -58,8 +58,7 @@ def digits(as_tensors: bool = True) -> tuple[Any, Any]:
     labels : int64, shape (1797,)
         The digit shown, 0-9.
     """
-    if not isinstance(as_tensors, bool):
-        raise TypeError(f"as_tensors: expected a bool, got {type(as_tensors).__name__}")
+    check_bool(as_tensors, "as_tensors")
     from sklearn.datasets import load_digits  # heavy import: only when asked
 
     bunch = load_digits()
@@ -362,8 +361,7 @@ def image_folder(
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"root: expected a folder with one sub-folder per class, {str(root)!r} is not a folder")
-    if not isinstance(grayscale, bool):
-        raise TypeError(f"grayscale: expected a bool, got {type(grayscale).__name__}")
+    check_bool(grayscale, "grayscale")
     if size is not None:
         pair = (size, size) if isinstance(size, (int, np.integer)) and not isinstance(size, bool) else size
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
@@ -517,8 +515,7 @@ def augment(
     shear = _check_range(shear, "shear", upper=90.0)
     zoom = _check_range(zoom, "zoom", upper=1.0)
     rotate = _check_range(rotate, "rotate")
-    if not isinstance(flip, bool):
-        raise TypeError(f"flip: expected a bool, got {type(flip).__name__}")
+    check_bool(flip, "flip")
     if padding_mode not in _PADDING_MODES:
         raise ValueError(f"padding_mode: expected one of {_PADDING_MODES}, got {padding_mode!r}")
     if generator is not None and not isinstance(generator, torch.Generator):

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqnets.utils import check_positive_int, check_probability, check_tensor
+from seqnets.utils import check_bool, check_positive_int, check_probability, check_tensor
 
 __all__ = [
     "CausalConv1d",
@@ -99,8 +99,7 @@ class CausalConv1d(nn.Conv1d):
         out_channels = check_positive_int(out_channels, "out_channels")
         kernel_size = check_positive_int(kernel_size, "kernel_size")
         dilation = check_positive_int(dilation, "dilation")
-        if not isinstance(bias, bool):
-            raise TypeError(f"bias: expected a bool, got {type(bias).__name__}")
+        check_bool(bias, "bias")
         super().__init__(in_channels, out_channels, kernel_size, dilation=dilation, padding=0, bias=bias)
         #: Zeros padded on the left: the span of the kernel minus the current step.
         self.left_padding = (kernel_size - 1) * dilation
@@ -157,8 +156,7 @@ class TemporalBlock(nn.Module):
     ) -> None:
         super().__init__()
         dropout = check_probability(dropout, "dropout")
-        if not isinstance(weight_norm, bool):
-            raise TypeError(f"weight_norm: expected a bool, got {type(weight_norm).__name__}")
+        check_bool(weight_norm, "weight_norm")
         self.conv1 = CausalConv1d(in_channels, out_channels, kernel_size, dilation)
         self.conv2 = CausalConv1d(out_channels, out_channels, kernel_size, dilation)
         if weight_norm:
@@ -681,8 +679,7 @@ class DigitCNN(nn.Module):
                 f"image_size: {len(channels)} stages halve it {len(channels)} times, so it must be divisible "
                 f"by {2 ** len(channels)}; got {image_size}"
             )
-        if not isinstance(batch_norm, bool):
-            raise TypeError(f"batch_norm: expected a bool, got {type(batch_norm).__name__}")
+        check_bool(batch_norm, "batch_norm")
         stages: list[nn.Module] = []
         previous = self.in_channels
         for c in channels:

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from seqnets.models.conv import TCN
-from seqnets.utils import check_positive_int, check_probability, check_tensor
+from seqnets.utils import check_bool, check_positive_int, check_probability, check_tensor
 
 __all__ = ["BACKBONES", "SequenceHead", "SequenceClassifier", "SequenceRegressor"]
 
@@ -52,8 +52,7 @@ def _build_backbone(
     """
     if not isinstance(backbone, str) or backbone not in BACKBONES:
         raise ValueError(f"backbone: expected one of {BACKBONES}, got {backbone!r}")
-    if not isinstance(bidirectional, bool):
-        raise TypeError(f"bidirectional: expected a bool, got {type(bidirectional).__name__}")
+    check_bool(bidirectional, "bidirectional")
     if backbone == "tcn":
         unknown = sorted(set(tcn_kwargs) - set(_TCN_KWARGS))
         if unknown:

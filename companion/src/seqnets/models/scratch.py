@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from seqnets.utils import check_positive_int, check_tensor
+from seqnets.utils import check_bool, check_positive_int, check_tensor
 
 __all__ = ["RNNCell", "LSTMCell", "GRUCell", "Recurrent"]
 
@@ -52,8 +52,7 @@ class _Cell(nn.Module):
         super().__init__()
         self.input_size = check_positive_int(input_size, "input_size")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
-        if not isinstance(bias, bool):
-            raise TypeError(f"bias: expected a bool, got {type(bias).__name__} {bias!r}")
+        check_bool(bias, "bias")
         self.bias = bias
         rows = self.num_gates * self.hidden_size
         self.weight_ih = nn.Parameter(torch.empty(rows, self.input_size))  # (G*H, I)
@@ -255,8 +254,7 @@ class Recurrent(nn.Module):
                 f"cell: expected an RNNCell, LSTMCell or GRUCell from seqnets.models.scratch, "
                 f"got {type(cell).__name__}"
             )
-        if not isinstance(batch_first, bool):
-            raise TypeError(f"batch_first: expected a bool, got {type(batch_first).__name__}")
+        check_bool(batch_first, "batch_first")
         self.cell = cell
         self.batch_first = batch_first
 
