@@ -179,7 +179,7 @@ def raster_leaks(layer, x: torch.Tensor, r: int, inclusive: bool) -> bool:
         if x.is_floating_point():
             x2[..., later] += 10.0 * torch.randn_like(x2[..., later])
         else:  # integer levels: flip to another valid value
-            x2[..., later] = (x2[..., later] + 1) % layer.levels
+            x2[..., later] = (x2[..., later] + 1) % layer.num_values
         y, y2 = layer(x), layer(x2)
     upto = index <= r
     return not torch.allclose(y[..., upto], y2[..., upto], atol=1e-6, rtol=0)
@@ -219,7 +219,7 @@ def test_mask_pattern_and_masked_weights_get_no_gradient():
     assert conv.mask[0, 0].tolist() == [[1, 1, 1], [1, 0, 0], [0, 0, 0]]
     assert MaskedConv2d("B", 1, 1, 3).mask[0, 0].tolist() == [[1, 1, 1], [1, 1, 0], [0, 0, 0]]
     conv(torch.randn(2, 1, 4, 4)).sum().backward()
-    assert torch.all(conv.weight.grad[conv.mask == 0] == 0)
+    assert torch.all(conv.weight.grad[(conv.mask == 0).expand_as(conv.weight)] == 0)
     assert "mask" not in conv.state_dict()  # a fixed buffer, rebuilt from mask_type
 
 
@@ -228,7 +228,7 @@ def test_mask_pattern_and_masked_weights_get_no_gradient():
 def test_pixelcnn_is_autoregressive(levels, size, data):
     r = data.draw(st.integers(0, size * size - 1), label="r")
     torch.manual_seed(size)
-    model = PixelCNN(levels=levels, channels=8, layers=2, first_kernel_size=5)
+    model = PixelCNN(num_values=levels, channels=8, layers=2, first_kernel_size=5)
     x = torch.randint(0, levels, (2, 1, size, size))
     assert model(x).shape == (2, levels, size, size)
     # the distribution of pixel r is computed from the pixels strictly before it
@@ -237,7 +237,7 @@ def test_pixelcnn_is_autoregressive(levels, size, data):
 
 def test_pixelcnn_log_prob_and_seeded_sampling():
     torch.manual_seed(0)
-    model = PixelCNN(levels=3, channels=8, layers=1)
+    model = PixelCNN(num_values=3, channels=8, layers=1)
     x = torch.randint(0, 3, (4, 1, 5, 6))
     logp = model.log_prob(x)
     manual = torch.log_softmax(model(x), dim=1).gather(1, x).flatten(1).sum(1)
@@ -251,7 +251,7 @@ def test_pixelcnn_log_prob_and_seeded_sampling():
 
 def test_sampling_follows_the_model():
     """A model whose logits favour level 1 everywhere draws mostly ones."""
-    model = PixelCNN(levels=2, channels=4, layers=0)
+    model = PixelCNN(num_values=2, channels=4, layers=0)
     with torch.no_grad():
         last = model.head[-1]
         last.weight.zero_()
@@ -286,7 +286,7 @@ def test_gated_activation():
         (lambda: MaskedConv2d("A", 1, 1, 3, stride=2), ValueError, "stride: expected 1"),
         (lambda: MaskedConv2d("A", 1, 1, 3, padding=0), ValueError, "padding: expected"),
         (lambda: MaskedConv2d("A", 1, 1, 3, padding_mode="circular"), ValueError, "padding_mode: expected 'zeros'"),
-        (lambda: PixelCNN(levels=1), ValueError, "levels: expected an integer >= 2"),
+        (lambda: PixelCNN(num_values=1), ValueError, "num_values: expected an integer >= 2"),
         (lambda: PixelCNN(kernel_size=2), ValueError, "kernel_size: expected odd"),
     ],
 )
@@ -308,7 +308,7 @@ def test_forward_errors():
         MaskedConv2d("A", 1, 1, 3)(torch.randn(1, 5, 5))
     with pytest.raises(ValueError, match="even number of channels"):
         GatedActivation()(torch.randn(2, 3, 4))
-    model = PixelCNN(levels=2, channels=4, layers=0)
+    model = PixelCNN(num_values=2, channels=4, layers=0)
     with pytest.raises(TypeError, match="x: expected an integer tensor of pixel levels"):
         model(torch.rand(1, 1, 4, 4))
     with pytest.raises(ValueError, match=r"x: expected pixel values in 0..1, got values in 0..2"):

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from seqnets.models.recurrent import BACKBONES, SequenceClassifier, SequenceRegressor
+from seqnets.models.recurrent import BACKBONES, CRNN, SequenceClassifier, SequenceRegressor
 
 RECURRENT = ("rnn", "lstm", "gru")
 
@@ -52,8 +52,10 @@ def test_tcn_levels_default_to_num_layers():
     [
         ({"backbone": "transformer"}, ValueError, "backbone: expected one of"),
         ({"backbone": "tcn", "bidirectional": True}, ValueError, "bidirectional: a TCN is causal"),
-        ({"backbone": "lstm", "levels": 3}, TypeError, "only backbone='tcn'"),
+        ({"backbone": "lstm", "levels": 3}, ValueError, "levels: only backbone='tcn'"),
+        ({"backbone": "gru", "kernel_size": 5, "weight_norm": True}, ValueError, "kernel_size, weight_norm: only"),
         ({"backbone": "tcn", "dilation": 2}, TypeError, "unexpected keyword"),
+        ({"backbone": "lstm", "hiden_size": 8}, TypeError, "unexpected keyword argument 'hiden_size'"),
         ({"backbone": "tcn", "levels": 0}, ValueError, "levels: expected an integer >= 1"),
         ({"hidden_size": 0}, ValueError, "hidden_size: expected an integer >= 1"),
         ({"hidden_size": 8.0}, TypeError, "hidden_size: expected an integer"),
@@ -177,29 +179,25 @@ def test_regressor_learns_direct_multistep_targets():
     assert loss.item() < 0.01 * start, f"MSE fell from {start:.3f} to {loss.item():.4f} only"
 
 
-# ----------------------------------------------------------------------------- CRNN (models/conv.py)
+# ----------------------------------------------------------------------------- CRNN
 
 
 def test_crnn_shapes_and_columns():
-    from seqnets.models.conv import CRNN
-
     torch.manual_seed(0)
-    model = CRNN(num_classes=10, height=8, channels=(4, 8), hidden_size=8)
+    model = CRNN(height=8, num_classes=10, channels=(4, 8), hidden_size=8)
     x = torch.randn(5, 1, 8, 8)
     assert model.columns(x).shape == (5, 4, 8 * 2)  # W' = 8 // 2 columns of C * H' = 8 * 2 features
     assert model(x).shape == (5, 10)
     assert model(torch.randn(2, 1, 8, 20)).shape == (2, 10)  # any width
-    rgb = CRNN(num_classes=3, height=32, in_channels=3, channels=(4, 4, 4), bidirectional=False, hidden_size=4)
+    rgb = CRNN(height=32, num_classes=3, in_channels=3, channels=(4, 4, 4), bidirectional=False, hidden_size=4)
     assert rgb.columns(torch.randn(1, 3, 32, 16)).shape == (1, 8, 4 * 4)
 
 
 def test_crnn_reads_columns_left_to_right():
     """Changing the rightmost image columns leaves the left feature columns, and the GRU's state
     after reading them, unchanged; the final output changes."""
-    from seqnets.models.conv import CRNN
-
     torch.manual_seed(0)
-    model = CRNN(num_classes=4, height=8, channels=(4,), hidden_size=8, bidirectional=False).eval()
+    model = CRNN(height=8, num_classes=4, channels=(4,), hidden_size=8, bidirectional=False).eval()
     x = torch.randn(1, 1, 8, 12)
     y = x.clone()
     y[..., 8:] = torch.randn(1, 1, 8, 4)  # image columns 8-11
@@ -213,13 +211,11 @@ def test_crnn_reads_columns_left_to_right():
 
 
 def test_crnn_bad_inputs():
-    from seqnets.models.conv import CRNN
-
     with pytest.raises(ValueError, match="height"):
-        CRNN(10, height=3, channels=(4, 4))
+        CRNN(3, 10, channels=(4, 4))
     with pytest.raises(TypeError, match="channels"):
-        CRNN(10, height=8, channels=())
-    model = CRNN(10, height=8, channels=(4,), hidden_size=4)
+        CRNN(8, 10, channels=())
+    model = CRNN(8, 10, channels=(4,), hidden_size=4)
     with pytest.raises(ValueError, match="expected height 8"):
         model(torch.randn(2, 1, 9, 8))
     with pytest.raises(ValueError, match="expected 1 channels"):

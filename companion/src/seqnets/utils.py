@@ -22,6 +22,7 @@ __all__ = [
     "count_parameters",
     "check_shape",
     "check_tensor",
+    "check_channels",
     "check_positive_int",
     "check_probability",
     "check_bool",
@@ -84,6 +85,17 @@ def check_tensor(
             raise ValueError(f"{name}: expected a {want} tensor, got shape {tuple(x.shape)}")
     if floating and not x.is_floating_point():
         raise TypeError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
+    return x
+
+
+def check_channels(x: Any, name: str, ndim: int, channels: int, layout: str) -> torch.Tensor:
+    """Check that ``x`` is a floating ``ndim``-D tensor with ``channels`` channels in dimension 1.
+
+    ``layout`` names the dimensions for the error message, e.g. ``"(batch, channels, time)"``.
+    """
+    check_tensor(x, name, ndim=ndim, floating=True)
+    if x.shape[1] != channels:
+        raise ValueError(f"{name}: expected {channels} channels {layout}, got shape {tuple(x.shape)}")
     return x
 
 

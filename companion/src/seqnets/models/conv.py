@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqnets.utils import check_bool, check_positive_int, check_probability, check_tensor
+from seqnets.utils import check_bool, check_channels, check_positive_int, check_probability, check_tensor
 
 __all__ = [
     "CausalConv1d",
@@ -43,15 +43,8 @@ __all__ = [
     "MaskedConv2d",
     "GatedActivation",
     "PixelCNN",
-    "CRNN",
     "DigitCNN",
 ]
-
-
-def _check_channels(x: torch.Tensor, name: str, ndim: int, channels: int, layout: str) -> None:
-    check_tensor(x, name, ndim=ndim, floating=True)
-    if x.shape[1] != channels:
-        raise ValueError(f"{name}: expected {channels} channels {layout}, got shape {tuple(x.shape)}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -105,7 +98,7 @@ class CausalConv1d(nn.Conv1d):
         self.left_padding = (kernel_size - 1) * dilation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_channels(x, "x", 3, self.in_channels, "(batch, channels, time)")
+        check_channels(x, "x", 3, self.in_channels, "(batch, channels, time)")
         x = F.pad(x, (self.left_padding, 0))  # (B, C_in, T + (k-1)d)
         return super().forward(x)  # (B, C_out, T)
 
@@ -169,7 +162,7 @@ class TemporalBlock(nn.Module):
         self.in_channels, self.out_channels = in_channels, out_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_channels(x, "x", 3, self.in_channels, "(batch, channels, time)")
+        check_channels(x, "x", 3, self.in_channels, "(batch, channels, time)")
         z = self.dropout(F.relu(self.conv1(x)))  # (B, C_out, T)
         z = self.dropout(F.relu(self.conv2(z)))  # (B, C_out, T)
         return F.relu(z + self.residual(x))
@@ -365,12 +358,13 @@ class MaskedConv2d(nn.Conv2d):
         ci, cj = kh // 2, kw // 2
         mask[ci, cj + (1 if mask_type == "B" else 0) :] = 0  # the centre row: current pixel (A) and right of it
         mask[ci + 1 :, :] = 0  # every row below
-        self.register_buffer("mask", mask[None, None].expand_as(self.weight).clone(), persistent=False)
+        # (1, 1, kh, kw): the same mask for every pair of channels, broadcast over the weight.
+        self.register_buffer("mask", mask[None, None], persistent=False)
         with torch.no_grad():
             self.weight.mul_(self.mask)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_channels(x, "x", 4, self.in_channels, "(batch, channels, height, width)")
+        check_channels(x, "x", 4, self.in_channels, "(batch, channels, height, width)")
         return self._conv_forward(x, self.weight * self.mask, self.bias)
 
     def extra_repr(self) -> str:
@@ -417,7 +411,7 @@ class _GatedMaskedLayer(nn.Module):
 
 
 class PixelCNN(nn.Module):
-    """A small PixelCNN for single-channel images with ``levels`` grey levels (van den Oord et al. 2016).
+    """A small PixelCNN for single-channel images with ``num_values`` grey levels (van den Oord et al. 2016).
 
     It models an image as a sequence of pixels in raster order,
 
@@ -426,7 +420,7 @@ class PixelCNN(nn.Module):
         p(x) = \\prod_{i=1}^{HW} p(x_i \\mid x_1, \\dots, x_{i-1}),
 
     and outputs, for every pixel at once, the logits of a categorical distribution over the
-    ``levels`` values given the pixels before it. The network is a mask-A convolution, ``layers``
+    ``num_values`` values given the pixels before it. The network is a mask-A convolution, ``layers``
     residual gated layers (mask-B convolution to ``2C`` channels, :class:`GatedActivation`, 1x1
     convolution) and a 1x1 output head. Training is one forward pass per image (teacher forcing
     over all pixels in parallel); :meth:`sample` needs one pass per pixel.
@@ -437,7 +431,7 @@ class PixelCNN(nn.Module):
 
     Parameters
     ----------
-    levels : int
+    num_values : int
         Number of pixel values, at least 2 (2 for binary images, 17 for scikit-learn's digits).
     channels : int
         Width ``C`` of the hidden layers.
@@ -450,27 +444,27 @@ class PixelCNN(nn.Module):
 
     Shape
     -----
-    ``forward``: integer images ``(B, 1, H, W)`` with values in ``0 .. levels - 1`` ->
-    logits ``(B, levels, H, W)``, ready for ``F.cross_entropy(logits, x[:, 0])``.
+    ``forward``: integer images ``(B, 1, H, W)`` with values in ``0 .. num_values - 1`` ->
+    logits ``(B, num_values, H, W)``, ready for ``F.cross_entropy(logits, x[:, 0])``.
     """
 
     def __init__(
         self,
-        levels: int = 2,
+        num_values: int = 2,
         channels: int = 32,
         layers: int = 4,
         kernel_size: int = 3,
         first_kernel_size: int = 7,
     ) -> None:
         super().__init__()
-        self.levels = check_positive_int(levels, "levels", minimum=2)
+        self.num_values = check_positive_int(num_values, "num_values", minimum=2)
         channels = check_positive_int(channels, "channels")
         layers = check_positive_int(layers, "layers", minimum=0)
         _odd_pair(kernel_size)
         _odd_pair(first_kernel_size)
         self.input = MaskedConv2d("A", 1, channels, first_kernel_size)
         self.layers = nn.Sequential(*(_GatedMaskedLayer(channels, kernel_size) for _ in range(layers)))
-        self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(channels, channels, 1), nn.ReLU(), nn.Conv2d(channels, self.levels, 1))
+        self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(channels, channels, 1), nn.ReLU(), nn.Conv2d(channels, self.num_values, 1))
 
     def _check_images(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
         check_tensor(x, name, ndim=4)
@@ -478,21 +472,26 @@ class PixelCNN(nn.Module):
             raise ValueError(f"{name}: expected single-channel images (batch, 1, height, width), got shape {tuple(x.shape)}")
         if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
             raise TypeError(f"{name}: expected an integer tensor of pixel levels, got dtype {x.dtype}")
-        if x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.levels):
+        # One host-device synchronisation for the check; the message reads the range only on failure.
+        if bool(((x < 0) | (x >= self.num_values)).any()):
             raise ValueError(
-                f"{name}: expected pixel values in 0..{self.levels - 1}, got values in {int(x.min())}..{int(x.max())}"
+                f"{name}: expected pixel values in 0..{self.num_values - 1}, got values in {int(x.min())}..{int(x.max())}"
             )
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_images(x)
-        z = x.to(self.input.weight.dtype) * (2.0 / (self.levels - 1)) - 1.0  # (B, 1, H, W) in [-1, 1]
+        return self._logits(x)
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The forward pass without the input check (``sample`` makes valid images itself)."""
+        z = x.to(self.input.weight.dtype) * (2.0 / (self.num_values - 1)) - 1.0  # (B, 1, H, W) in [-1, 1]
         z = self.layers(self.input(z))  # (B, C, H, W)
-        return self.head(z)  # (B, levels, H, W)
+        return self.head(z)  # (B, num_values, H, W)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """Log-likelihood :math:`\\log p(x)` of each image, in nats: shape ``(B,)``."""
-        logits = self(x)  # (B, levels, H, W)
+        logits = self(x)  # (B, num_values, H, W)
         return -F.cross_entropy(logits, x[:, 0].long(), reduction="none").flatten(1).sum(1)
 
     @torch.no_grad()
@@ -526,97 +525,12 @@ class PixelCNN(nn.Module):
             x = torch.zeros(n, 1, height, width, dtype=torch.long, device=device)
             for i in range(height):
                 for j in range(width):
-                    logits = self(x)[:, :, i, j] / temperature  # (n, levels)
+                    logits = self._logits(x)[:, :, i, j] / temperature  # (n, num_values)
                     probs = torch.softmax(logits, dim=1)
                     x[:, 0, i, j] = torch.multinomial(probs, 1, generator=generator)[:, 0]
         finally:
             self.train(was_training)
         return x
-
-
-# ----------------------------------------------------------------------------------------------
-# CNN + RNN: a convolutional feature extractor read as a sequence (CRNN)
-# ----------------------------------------------------------------------------------------------
-
-
-class CRNN(nn.Module):
-    """The job of a CRNN is to read an image left to right: CNN features, then a GRU over columns.
-
-    Convolutions turn the image ``(B, C_in, H, W)`` into a feature map ``(B, C, H', W')``; each of
-    its ``W'`` columns, flattened to a vector of ``C H'`` features, becomes one time step, and a
-    (by default bidirectional) GRU reads the columns left to right; a linear layer maps its summary
-    to class logits (Shi, Bai & Yao 2017, who read lines of text this way). The convolutions share
-    weights across the image; the GRU carries what it has seen from column to column.
-
-    Each block is ``Conv2d(3x3, padding 1) -> BatchNorm2d -> ReLU -> MaxPool2d``; the first block
-    pools 2x2, later blocks pool 2x1 (height only), so the sequence keeps ``W' = W // 2`` columns.
-
-    Parameters
-    ----------
-    num_classes : int
-    height : int
-        Image height ``H``, needed to size the GRU's input.
-    in_channels : int
-        Image channels (1 for grey).
-    channels : sequence of int
-        Output channels of each convolutional block.
-    hidden_size : int
-        Hidden size of the GRU, per direction.
-    bidirectional : bool
-        Read the columns in both directions.
-
-    Shape
-    -----
-    ``(B, in_channels, height, W) -> (B, num_classes)`` for any ``W >= 2``.
-    """
-
-    def __init__(
-        self,
-        num_classes: int,
-        height: int,
-        in_channels: int = 1,
-        channels: tuple[int, ...] = (16, 32),
-        hidden_size: int = 64,
-        bidirectional: bool = True,
-    ) -> None:
-        # Imported here because seqnets.models.recurrent imports TCN from this module.
-        from seqnets.models.recurrent import SequenceClassifier
-
-        super().__init__()
-        self.in_channels = check_positive_int(in_channels, "in_channels")
-        self.height = check_positive_int(height, "height")
-        if not isinstance(channels, (tuple, list)) or not channels:
-            raise TypeError(f"channels: expected a non-empty sequence of ints, got {channels!r}")
-        channels = tuple(check_positive_int(c, "channels") for c in channels)
-        out_height = self.height // 2 // 2 ** (len(channels) - 1)
-        if out_height < 1:
-            raise ValueError(
-                f"height: {len(channels)} blocks halve the height {len(channels)} times; expected height >= "
-                f"{2 ** len(channels)}, got {height}"
-            )
-        blocks: list[nn.Module] = []
-        previous = self.in_channels
-        for i, c in enumerate(channels):
-            pool = (2, 2) if i == 0 else (2, 1)
-            blocks += [nn.Conv2d(previous, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(), nn.MaxPool2d(pool)]
-            previous = c
-        self.cnn = nn.Sequential(*blocks)
-        self.rnn = SequenceClassifier(
-            previous * out_height, num_classes, hidden_size, backbone="gru", bidirectional=bidirectional
-        )
-
-    def columns(self, x: torch.Tensor) -> torch.Tensor:
-        """The sequence the GRU reads: ``(B, C_in, H, W) -> (B, W', C H')``."""
-        _check_channels(x, "x", 4, self.in_channels, "(batch, channels, height, width)")
-        if x.shape[2] != self.height or x.shape[3] < 2:
-            raise ValueError(
-                f"x: expected height {self.height} and width >= 2 (batch, channels, height, width), got shape {tuple(x.shape)}"
-            )
-        features = self.cnn(x)  # (B, C, H', W')
-        return features.flatten(1, 2).transpose(1, 2)  # (B, C H', W') -> (B, W', C H')
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.rnn(self.columns(x))  # (B, num_classes)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -693,7 +607,7 @@ class DigitCNN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_channels(x, "x", 4, self.in_channels, "(batch, channels, height, width)")
+        check_channels(x, "x", 4, self.in_channels, "(batch, channels, height, width)")
         if x.shape[2:] != (self.image_size, self.image_size):
             raise ValueError(
                 f"x: expected images of {self.image_size} x {self.image_size} pixels "

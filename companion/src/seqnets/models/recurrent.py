@@ -19,21 +19,19 @@ the head, so both are thin subclasses of :class:`SequenceHead`, which builds the
 
 from __future__ import annotations
 
-from typing import Any
 
 import torch
 from torch import nn
 
 from seqnets.models.conv import TCN
-from seqnets.utils import check_bool, check_positive_int, check_probability, check_tensor
+from seqnets.utils import check_bool, check_channels, check_positive_int, check_probability, check_tensor
 
-__all__ = ["BACKBONES", "SequenceHead", "SequenceClassifier", "SequenceRegressor"]
+__all__ = ["BACKBONES", "SequenceHead", "SequenceClassifier", "SequenceRegressor", "CRNN"]
 
 #: Names accepted by the ``backbone`` argument.
 BACKBONES = ("rnn", "lstm", "gru", "tcn")
 
 _RECURRENT = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-_TCN_KWARGS = ("levels", "kernel_size", "weight_norm")
 
 
 def _build_backbone(
@@ -43,7 +41,9 @@ def _build_backbone(
     num_layers: int,
     bidirectional: bool,
     dropout: float,
-    tcn_kwargs: dict[str, Any],
+    levels: int | None,
+    kernel_size: int | None,
+    weight_norm: bool,
 ) -> tuple[nn.Module, int]:
     """Return ``(module, feature_size)`` for one of :data:`BACKBONES`.
 
@@ -53,21 +53,19 @@ def _build_backbone(
     if not isinstance(backbone, str) or backbone not in BACKBONES:
         raise ValueError(f"backbone: expected one of {BACKBONES}, got {backbone!r}")
     check_bool(bidirectional, "bidirectional")
+    check_bool(weight_norm, "weight_norm")
     if backbone == "tcn":
-        unknown = sorted(set(tcn_kwargs) - set(_TCN_KWARGS))
-        if unknown:
-            raise TypeError(f"unexpected keyword argument(s) {unknown} for the TCN backbone; accepted: {_TCN_KWARGS}")
         if bidirectional:
             raise ValueError("bidirectional: a TCN is causal by construction; expected False for backbone='tcn'")
-        levels = check_positive_int(tcn_kwargs.get("levels", num_layers), "levels")
-        kernel_size = check_positive_int(tcn_kwargs.get("kernel_size", 3), "kernel_size")
-        weight_norm = tcn_kwargs.get("weight_norm", False)
+        levels = num_layers if levels is None else check_positive_int(levels, "levels")
+        kernel_size = 3 if kernel_size is None else check_positive_int(kernel_size, "kernel_size")
         tcn = TCN(input_size, hidden_size, levels, kernel_size=kernel_size, dropout=dropout, weight_norm=weight_norm)
         return tcn, hidden_size
-    if tcn_kwargs:
-        raise TypeError(
-            f"unexpected keyword argument(s) {sorted(tcn_kwargs)}: only backbone='tcn' accepts {_TCN_KWARGS}"
-        )
+    given = [name for name, value in (("levels", levels), ("kernel_size", kernel_size)) if value is not None]
+    if weight_norm:
+        given.append("weight_norm")
+    if given:
+        raise ValueError(f"{', '.join(given)}: only backbone='tcn' uses them, got backbone={backbone!r}")
     rnn = _RECURRENT[backbone](
         input_size,
         hidden_size,
@@ -101,8 +99,9 @@ class SequenceHead(nn.Module):
     dropout : float
         Dropout probability between stacked recurrent layers, inside the TCN's blocks, and on the
         summary vector fed to the head.
-    **tcn_kwargs
-        ``levels``, ``kernel_size`` and ``weight_norm`` of the TCN (backbone ``"tcn"`` only).
+    levels, kernel_size, weight_norm
+        Residual levels (default ``num_layers``), kernel size (default 3) and weight normalisation
+        of the TCN; backbone ``"tcn"`` only (a ``ValueError`` otherwise).
 
     Shape
     -----
@@ -118,7 +117,10 @@ class SequenceHead(nn.Module):
         num_layers: int = 1,
         bidirectional: bool = False,
         dropout: float = 0.0,
-        **tcn_kwargs: Any,
+        *,
+        levels: int | None = None,
+        kernel_size: int | None = None,
+        weight_norm: bool = False,
     ) -> None:
         super().__init__()
         self.input_size = check_positive_int(input_size, "input_size")
@@ -129,7 +131,15 @@ class SequenceHead(nn.Module):
         self.backbone_name = backbone
         self.bidirectional = bidirectional
         self.backbone, self.feature_size = _build_backbone(
-            self.input_size, self.hidden_size, backbone, self.num_layers, bidirectional, dropout, tcn_kwargs
+            self.input_size,
+            self.hidden_size,
+            backbone,
+            self.num_layers,
+            bidirectional,
+            dropout,
+            levels,
+            kernel_size,
+            weight_norm,
         )
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(self.feature_size, self.output_size)
@@ -210,11 +220,23 @@ class SequenceClassifier(SequenceHead):
         num_layers: int = 1,
         bidirectional: bool = False,
         dropout: float = 0.0,
-        **tcn_kwargs: Any,
+        *,
+        levels: int | None = None,
+        kernel_size: int | None = None,
+        weight_norm: bool = False,
     ) -> None:
         num_classes = check_positive_int(num_classes, "num_classes", minimum=2)
         super().__init__(
-            input_size, num_classes, hidden_size, backbone, num_layers, bidirectional, dropout, **tcn_kwargs
+            input_size,
+            num_classes,
+            hidden_size,
+            backbone,
+            num_layers,
+            bidirectional,
+            dropout,
+            levels=levels,
+            kernel_size=kernel_size,
+            weight_norm=weight_norm,
         )
 
     @property
@@ -245,8 +267,102 @@ class SequenceRegressor(SequenceHead):
         num_layers: int = 1,
         bidirectional: bool = False,
         dropout: float = 0.0,
-        **tcn_kwargs: Any,
+        *,
+        levels: int | None = None,
+        kernel_size: int | None = None,
+        weight_norm: bool = False,
     ) -> None:
         super().__init__(
-            input_size, output_size, hidden_size, backbone, num_layers, bidirectional, dropout, **tcn_kwargs
+            input_size,
+            output_size,
+            hidden_size,
+            backbone,
+            num_layers,
+            bidirectional,
+            dropout,
+            levels=levels,
+            kernel_size=kernel_size,
+            weight_norm=weight_norm,
         )
+
+
+# ----------------------------------------------------------------------------------------------
+# CNN + RNN: a convolutional feature extractor read as a sequence (CRNN)
+# ----------------------------------------------------------------------------------------------
+
+
+class CRNN(nn.Module):
+    """The job of a CRNN is to read an image left to right: CNN features, then a GRU over columns.
+
+    Convolutions turn the image ``(B, C_in, H, W)`` into a feature map ``(B, C, H', W')``; each of
+    its ``W'`` columns, flattened to a vector of ``C H'`` features, becomes one time step, and a
+    (by default bidirectional) GRU reads the columns left to right; a linear layer maps its summary
+    to class logits (Shi, Bai & Yao 2017, who read lines of text this way). The convolutions share
+    weights across the image; the GRU carries what it has seen from column to column.
+
+    Each block is ``Conv2d(3x3, padding 1) -> BatchNorm2d -> ReLU -> MaxPool2d``; the first block
+    pools 2x2, later blocks pool 2x1 (height only), so the sequence keeps ``W' = W // 2`` columns.
+
+    Parameters
+    ----------
+    height : int
+        Image height ``H``, needed to size the GRU's input.
+    num_classes : int
+    in_channels : int
+        Image channels (1 for grey).
+    channels : sequence of int
+        Output channels of each convolutional block.
+    hidden_size : int
+        Hidden size of the GRU, per direction.
+    bidirectional : bool
+        Read the columns in both directions.
+
+    Shape
+    -----
+    ``(B, in_channels, height, W) -> (B, num_classes)`` for any ``W >= 2``.
+    """
+
+    def __init__(
+        self,
+        height: int,
+        num_classes: int,
+        in_channels: int = 1,
+        channels: tuple[int, ...] = (16, 32),
+        hidden_size: int = 64,
+        bidirectional: bool = True,
+    ) -> None:
+        super().__init__()
+        self.in_channels = check_positive_int(in_channels, "in_channels")
+        self.height = check_positive_int(height, "height")
+        if not isinstance(channels, (tuple, list)) or not channels:
+            raise TypeError(f"channels: expected a non-empty sequence of ints, got {channels!r}")
+        channels = tuple(check_positive_int(c, "channels") for c in channels)
+        out_height = self.height // 2 // 2 ** (len(channels) - 1)
+        if out_height < 1:
+            raise ValueError(
+                f"height: {len(channels)} blocks halve the height {len(channels)} times; expected height >= "
+                f"{2 ** len(channels)}, got {height}"
+            )
+        blocks: list[nn.Module] = []
+        previous = self.in_channels
+        for i, c in enumerate(channels):
+            pool = (2, 2) if i == 0 else (2, 1)
+            blocks += [nn.Conv2d(previous, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(), nn.MaxPool2d(pool)]
+            previous = c
+        self.cnn = nn.Sequential(*blocks)
+        self.rnn = SequenceClassifier(
+            previous * out_height, num_classes, hidden_size, backbone="gru", bidirectional=bidirectional
+        )
+
+    def columns(self, x: torch.Tensor) -> torch.Tensor:
+        """The sequence the GRU reads: ``(B, C_in, H, W) -> (B, W', C H')``."""
+        check_channels(x, "x", 4, self.in_channels, "(batch, channels, height, width)")
+        if x.shape[2] != self.height or x.shape[3] < 2:
+            raise ValueError(
+                f"x: expected height {self.height} and width >= 2 (batch, channels, height, width), got shape {tuple(x.shape)}"
+            )
+        features = self.cnn(x)  # (B, C, H', W')
+        return features.flatten(1, 2).transpose(1, 2)  # (B, C H', W') -> (B, W', C H')
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rnn(self.columns(x))  # (B, num_classes)
