@@ -277,7 +277,7 @@ def test_gated_activation():
         (lambda: CausalConv1d(0, 2, 3), ValueError, "in_channels: expected an integer >= 1"),
         (lambda: CausalConv1d(1, 2, 0), ValueError, "kernel_size: expected an integer >= 1"),
         (lambda: CausalConv1d(1, 2, 3, dilation=1.5), TypeError, "dilation: expected an integer"),
-        (lambda: TemporalBlock(1, 2, 3, 1, dropout=1.0), ValueError, r"dropout: expected a float in \[0, 1\)"),
+        (lambda: TemporalBlock(1, 2, 3, 1, dropout=1.0), ValueError, r"dropout: expected a number in \[0, 1\)"),
         (lambda: TCN(1, 2, 0), ValueError, "levels: expected an integer >= 1"),
         (lambda: receptive_field(3, 0), ValueError, "levels"),
         (lambda: MaskedConv2d("C", 1, 1, 3), ValueError, "mask_type: expected 'A' or 'B'"),
@@ -315,7 +315,7 @@ def test_forward_errors():
         model(torch.tensor([[[[0, 2], [1, 0]]]]))
     with pytest.raises(ValueError, match="x: expected single-channel images"):
         model(torch.zeros(1, 3, 4, 4, dtype=torch.long))
-    with pytest.raises(ValueError, match="temperature: expected a positive number"):
+    with pytest.raises(ValueError, match="temperature: expected a number > 0"):
         model.sample(1, seed=0, temperature=0)
     with pytest.raises(ValueError, match=r"size: expected \(height, width\)"):
         model.sample(1, size=8)

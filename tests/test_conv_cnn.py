@@ -81,7 +81,7 @@ def test_rejects_bad_arguments() -> None:
         DigitCNN(channels=())
     with pytest.raises(ValueError, match="channels: expected an integer >= 1, got 0"):
         DigitCNN(channels=(8, 0))
-    with pytest.raises(ValueError, match=r"dropout: expected a float in \[0, 1\), got 1.0"):
+    with pytest.raises(ValueError, match=r"dropout: expected a number in \[0, 1\), got 1.0"):
         DigitCNN(dropout=1.0)
     with pytest.raises(ValueError, match="num_classes"):
         DigitCNN(num_classes=0)

@@ -82,7 +82,7 @@ def test_stratified_split_rejects_bad_input() -> None:
         stratified_split(np.zeros((3, 2), dtype=int))
     with pytest.raises(TypeError, match="labels: expected integer class labels, got dtype float64"):
         stratified_split(np.zeros(10))
-    with pytest.raises(ValueError, match=r"test: expected a fraction in \[0, 1\), got 1.5"):
+    with pytest.raises(ValueError, match=r"test: expected a number in \[0, 1\), got 1.5"):
         stratified_split(np.zeros(10, dtype=int), test=1.5)
     with pytest.raises(ValueError, match="test, val: expected test \\+ val < 1"):
         stratified_split(np.zeros(10, dtype=int), test=0.5, val=0.5)

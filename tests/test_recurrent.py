@@ -60,7 +60,7 @@ def test_tcn_levels_default_to_num_layers():
         ({"hidden_size": 0}, ValueError, "hidden_size: expected an integer >= 1"),
         ({"hidden_size": 8.0}, TypeError, "hidden_size: expected an integer"),
         ({"num_layers": 0}, ValueError, "num_layers"),
-        ({"dropout": 1.0}, ValueError, r"dropout: expected a float in \[0, 1\)"),
+        ({"dropout": 1.0}, ValueError, r"dropout: expected a number in \[0, 1\)"),
         ({"dropout": "0.1"}, TypeError, "dropout"),
         ({"bidirectional": 1}, TypeError, "bidirectional: expected a bool"),
     ],

@@ -175,9 +175,9 @@ def test_time_split_tensor_and_2d():
 @pytest.mark.parametrize(
     "kwargs, err, match",
     [
-        (dict(val=1.0), ValueError, r"val: expected a fraction in \[0, 1\), got 1.0"),
-        (dict(test=-0.1), ValueError, r"test: expected a fraction in \[0, 1\)"),
-        (dict(test=-2), ValueError, r"test: expected a count >= 0, got -2"),
+        (dict(val=1.0), ValueError, r"val: expected a number in \[0, 1\), got 1.0"),
+        (dict(test=-0.1), ValueError, r"test: expected a number in \[0, 1\)"),
+        (dict(test=-2), ValueError, r"test: expected an integer >= 0, got -2"),
         (dict(val="10%"), TypeError, r"val: expected a fraction in \[0, 1\) or an integer count, got str"),
         (dict(val=True), TypeError, r"val: expected a fraction"),
         (dict(val=0.5, test=0.5), ValueError, r"val, test: they take 5 \+ 5 of 10 time steps, leaving 0"),

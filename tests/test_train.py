@@ -306,7 +306,7 @@ def test_nan_loss_stops_warns_and_restores_best_weights():
     message = str(record[0].message)
     assert history.stop_reason == message
     assert "nan" in message and "lr=0.05" in message and "clip_grad_norm" in message
-    assert "weights of epoch 2 were restored" in message
+    assert "Restored the weights of epoch 2." in message
     assert history.epochs_run == 2 and history.best_epoch == 2 and len(history.train_loss) == 2
     assert all(torch.isfinite(p).all() for p in model.parameters())
     assert states_equal(state_copy(model), snapshots[1])
@@ -337,7 +337,7 @@ def test_nan_in_first_epoch_restores_initial_weights():
     x, y = linear_data(64)
     model = NaNAfter(bad_call=2)
     initial = state_copy(model)
-    with pytest.warns(RuntimeWarning, match="initial weights were restored"):
+    with pytest.warns(RuntimeWarning, match="Restored the initial weights"):
         history = fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=3, lr=0.1, batch_size=16, progress=False)
     assert history.best_epoch is None and history.epochs_run == 0 and history.train_loss == []
     assert states_equal(state_copy(model), initial)
@@ -369,7 +369,7 @@ def test_nan_validation_loss_stops_and_keeps_the_last_good_epoch():
     model = nn.Linear(3, 1)
     initial = state_copy(model)
     xv[5, 0] = float("nan")
-    with pytest.warns(RuntimeWarning, match="stopped after epoch 1: the validation loss is nan; restored the initial weights"):
+    with pytest.warns(RuntimeWarning, match=r"stopped at epoch 1, the validation loss is nan; .* Restored the initial weights"):
         history = fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=3, val_data=(xv, y), progress=False)
     assert history.epochs_run == 1 and history.best_epoch is None
     assert states_equal(state_copy(model), initial)
@@ -487,7 +487,7 @@ def test_bad_epochs_and_numbers(setup):
         fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=0)
     with pytest.raises(TypeError, match="epochs"):
         fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=2.5)
-    with pytest.raises(ValueError, match="lr: expected a finite number > 0"):
+    with pytest.raises(ValueError, match="lr: expected a number > 0"):
         fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=1, lr=0)
     with pytest.raises(ValueError, match="clip_grad_norm"):
         fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=1, clip_grad_norm=-1.0)

@@ -121,16 +121,50 @@ def test_timer_measures_elapsed_time():
     assert "elapsed=" in repr(t)
 
 
-def test_check_probability():
-    from seqnets.utils import check_probability
+@pytest.mark.parametrize(
+    "value,bounds,error,match",
+    [
+        (1.0, dict(low=0, high=1, high_open=True), ValueError, r"dropout: expected a number in \[0, 1\), got 1.0"),
+        (-0.1, dict(low=0, high=1, high_open=True), ValueError, r"in \[0, 1\), got -0.1"),
+        (0, dict(low=0, low_open=True), ValueError, r"expected a number > 0, got 0"),
+        (float("nan"), {}, ValueError, "expected a finite number, got nan"),
+        (float("inf"), dict(low=0), ValueError, "expected a number >= 0, got inf"),
+        (2.5, dict(high=2), ValueError, "expected a number <= 2, got 2.5"),
+        (1.0, dict(low=0, high=1, low_open=True), None, None),
+        ("0.1", {}, TypeError, "dropout: expected a finite number, got str '0.1'"),
+        (True, dict(low=0), TypeError, "got bool True"),
+        (np.bool_(True), {}, TypeError, "got bool"),
+        (torch.tensor(0.5), {}, TypeError, "got Tensor"),
+    ],
+)
+def test_check_number(value, bounds, error, match):
+    from seqnets.utils import check_number
 
-    assert check_probability(0, "dropout") == 0.0 and check_probability(0.5, "dropout") == 0.5
-    with pytest.raises(ValueError, match=r"dropout: expected a float in \[0, 1\), got 1.0"):
-        check_probability(1.0, "dropout")
-    with pytest.raises(TypeError, match="dropout: expected a float"):
-        check_probability("0.1", "dropout")
-    with pytest.raises(TypeError, match="dropout"):
-        check_probability(True, "dropout")
+    if error is None:
+        assert check_number(value, "dropout", **bounds) == value
+        return
+    with pytest.raises(error, match=match):
+        check_number(value, "dropout", **bounds)
+
+
+def test_check_number_accepts_numpy_scalars_and_returns_float():
+    from seqnets.utils import check_number
+
+    out = check_number(np.float32(0.25), "p", low=0, high=1)
+    assert type(out) is float and out == 0.25
+    assert check_number(np.int64(3), "n", low=0) == 3.0
+
+
+def test_training_mode_restores_the_mode_even_after_an_error():
+    from seqnets.utils import training_mode
+
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5)).eval()
+    with pytest.raises(RuntimeError):
+        with training_mode(model, True):
+            assert model.training and model[1].training
+            raise RuntimeError("boom")
+    assert not model.training and not model[1].training
+
 
 
 def test_check_bool():

@@ -29,7 +29,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from seqnets.utils import Timer, check_positive_int
+from seqnets.utils import Timer, check_number, check_positive_int, training_mode
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -287,14 +287,6 @@ def _metric_value(name: str, value: Any) -> float:
         raise TypeError(f"metrics[{name!r}]: expected a float, got {type(value).__name__}") from None
 
 
-def _grad_norm(params: list[torch.nn.Parameter]) -> torch.Tensor:
-    """Global 2-norm of all gradients (what clip_grad_norm_ computes), without changing them."""
-    norms = [torch.linalg.vector_norm(p.grad.detach()) for p in params if p.grad is not None]
-    if not norms:
-        return torch.zeros(())
-    return torch.linalg.vector_norm(torch.stack(norms))
-
-
 def _make_optimizer(
     optimizer: OptimizerSpec, params: list[torch.nn.Parameter], lr: float, weight_decay: float
 ) -> torch.optim.Optimizer:
@@ -320,17 +312,21 @@ def _make_optimizer(
     )
 
 
-def _check_number(value: Any, name: str, *, positive: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (positive and value == 0):
-        raise ValueError(f"{name}: expected a finite number {'> 0' if positive else '>= 0'}, got {value}")
-    return value
-
-
 def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+    """A copy of the weights on the CPU, so that keeping the best epoch costs no device memory."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def _all_finite(model: nn.Module) -> bool:
+    """Whether every parameter and floating buffer is finite (one host synchronisation)."""
+    tensors = [t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()]
+    return not tensors or bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
+
+
+def _seed_device(device: torch.device, seed: int) -> None:
+    """Seed the generator of the accelerator ``device`` itself (not the current CUDA device)."""
+    if device.type == "cuda":
+        torch.cuda.default_generators[_cuda_index(device)].manual_seed(seed)
 
 
 def _run_eval(
@@ -343,28 +339,24 @@ def _run_eval(
     name: str,
 ) -> dict[str, float]:
     """Loss (averaged over samples) and metrics (on the whole set) in eval mode without gradients."""
-    was_training = model.training
-    model.eval()
-    total, count = 0.0, 0
+    total = torch.zeros((), dtype=torch.float64, device=device)  # summed on the device: no sync per batch
+    count = 0
     outputs, targets = [], []
-    try:
-        with torch.no_grad():
-            for xb, yb, n in _batches(data, batch_size, shuffle=False, name=name):
-                xb, yb = _to(xb, device), _to(yb, device)
-                out = _forward(model, xb)
-                if loss_fn is not None:
-                    total += float(_loss_value(loss_fn(out, yb)).item()) * n
-                count += n
-                if metrics:
-                    outputs.append(out.detach().cpu())
-                    targets.append(_to(yb, torch.device("cpu")))
-    finally:
-        model.train(was_training)
+    with training_mode(model, False), torch.no_grad():
+        for xb, yb, n in _batches(data, batch_size, shuffle=False, name=name):
+            xb, yb = _to(xb, device), _to(yb, device)
+            out = _forward(model, xb)
+            if loss_fn is not None:
+                total += _loss_value(loss_fn(out, yb)).double() * n
+            count += n
+            if metrics:
+                outputs.append(out.detach().cpu())
+                targets.append(_to(yb, torch.device("cpu")))
     if count == 0:
         raise ValueError(f"{name}: contains no samples")
     result: dict[str, float] = {}
     if loss_fn is not None:
-        result["loss"] = total / count
+        result["loss"] = float(total) / count
     if metrics:
         all_out, all_tgt = _concat(outputs), _concat(targets)
         for key, fn in metrics.items():
@@ -400,13 +392,13 @@ def _train_epoch(
     """One pass over ``data`` in train mode.
 
     Returns ``(mean loss over samples, "")``, or ``(nan, description)`` as soon as a batch's loss
-    or gradient norm is not finite; that batch's step is not taken.
+    or gradient norm is not finite; that batch's step is not taken. The loss and the gradient norm
+    reach the host together, in one synchronisation per batch.
     """
     model.train()
     n_batches = _num_batches(data, batch_size)
     total, count = 0.0, 0
     for b, (xb, yb, n) in enumerate(_batches(data, batch_size, shuffle, "train_data"), start=1):
-        where = f"batch {b}" + (f" of {n_batches}" if n_batches else "")
         xb, yb = _to(xb, device), _to(yb, device)
         loss = _loss_value(loss_fn(_forward(model, xb), yb))
         if not loss.requires_grad:
@@ -414,24 +406,88 @@ def _train_epoch(
                 "loss_fn: the loss does not depend on the model's parameters (no gradient); "
                 "do not detach the outputs or convert them to numbers inside loss_fn"
             )
-        value = float(loss.item())
-        if not math.isfinite(value):
-            return math.nan, f"{where}: the training loss is {value}"
         opt.zero_grad(set_to_none=True)
         loss.backward()
         # Clip after backward() has produced the gradients and before step() uses them.
         if clip_grad_norm is not None:
-            norm = float(torch.nn.utils.clip_grad_norm_(params, clip_grad_norm))
+            norm = torch.nn.utils.clip_grad_norm_(params, clip_grad_norm)
         else:
-            norm = float(_grad_norm(params))
-        if not math.isfinite(norm):
-            return math.nan, f"{where}: the gradient norm is {norm} (loss {value:.4g})"
+            norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
+        value, norm_value = torch.stack([loss.detach().float(), norm.float().to(loss.device)]).tolist()
+        if not (math.isfinite(value) and math.isfinite(norm_value)):
+            where = f"batch {b}" + (f" of {n_batches}" if n_batches else "")
+            what = f"the training loss is {value}" if not math.isfinite(value) else f"the gradient norm is {norm_value}"
+            return math.nan, f"{where}: {what}" + ("" if not math.isfinite(value) else f" (loss {value:.4g})")
         opt.step()
         total += value * n
         count += n
     if count == 0:
         raise ValueError("train_data: contains no samples")
     return total / count, ""
+
+
+@dataclass
+class _Best:
+    """The best epoch so far: its monitored loss and a CPU copy of its weights."""
+
+    state: dict[str, torch.Tensor]
+    value: float = math.inf
+    epoch: int | None = None
+    bad_epochs: int = 0
+
+    def update(self, model: nn.Module, epoch: int, monitored: float, min_delta: float, always: bool) -> None:
+        """Take ``epoch`` as the best if it improved on the best by more than ``min_delta``
+        (or ``always``, without validation data)."""
+        if always or monitored < self.value - min_delta:
+            self.value, self.epoch, self.bad_epochs = monitored, epoch, 0
+            self.state = _snapshot(model)
+        else:
+            self.bad_epochs += 1
+
+
+def _end_epoch(
+    model: nn.Module,
+    history: History,
+    epoch: int,
+    train_loss: float,
+    opt: torch.optim.Optimizer,
+    val_data: Data | None,
+    device: torch.device,
+    eval_batch_size: int,
+    loss_fn: LossFn,
+    metric_fns: dict[str, MetricFn],
+) -> tuple[float, str]:
+    """Record a finished epoch; return ``(monitored loss, problem)``, ``problem`` empty if all is well.
+
+    The monitored loss is the validation loss, or the training loss without validation data. A
+    problem is non-finite weights (which must never become the "best" ones) or validation loss.
+    """
+    history.train_loss.append(train_loss)
+    history.lr.append(float(opt.param_groups[0]["lr"]))
+    history.epochs_run = epoch
+    if not _all_finite(model):
+        return math.nan, "the weights became NaN or infinite in the last optimizer step"
+    if val_data is None:
+        return train_loss, ""
+    result = _run_eval(model, val_data, device, eval_batch_size, loss_fn, metric_fns, "val_data")
+    history.val_loss.append(result["loss"])
+    for key in metric_fns:
+        history.metrics[key].append(result[key])
+    if not math.isfinite(result["loss"]):
+        return math.nan, f"the validation loss is {result['loss']}; check the validation inputs and targets"
+    return result["loss"], ""
+
+
+def _failure_message(epoch: int, problem: str, best_epoch: int | None, hint: str) -> str:
+    kept = f"the weights of epoch {best_epoch}" if best_epoch is not None else "the initial weights (no epoch finished cleanly)"
+    return (
+        f"stopped at epoch {epoch}, {problem}. Restored {kept}. {hint}gradient clipping "
+        "(clip_grad_norm=1.0), or check the inputs and targets for NaN/inf."
+    )
+
+
+def _cuda_index(device: torch.device) -> int:
+    return device.index if device.index is not None else torch.cuda.current_device()
 
 
 # --------------------------------------------------------------------------------------------
@@ -555,18 +611,17 @@ def fit(
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
     eval_batch_size = max(batch_size, 256) if eval_batch_size is None else check_positive_int(eval_batch_size, "eval_batch_size")
-    lr = _check_number(lr, "lr", positive=True)
-    weight_decay = _check_number(weight_decay, "weight_decay", positive=False)
-    min_delta = _check_number(min_delta, "min_delta", positive=False)
+    lr = check_number(lr, "lr", low=0, low_open=True)
+    weight_decay = check_number(weight_decay, "weight_decay", low=0)
+    min_delta = check_number(min_delta, "min_delta", low=0)
     if clip_grad_norm is not None:
-        clip_grad_norm = _check_number(clip_grad_norm, "clip_grad_norm", positive=True)
+        clip_grad_norm = check_number(clip_grad_norm, "clip_grad_norm", low=0, low_open=True)
     if patience is not None:
         patience = check_positive_int(patience, "patience")
     if seed is not None:
         seed = check_positive_int(seed, "seed", minimum=0)
     train_data = _check_data(train_data, "train_data")
-    if val_data is not None:
-        val_data = _check_data(val_data, "val_data")
+    val_data = None if val_data is None else _check_data(val_data, "val_data")
     metric_fns = _check_metrics(metrics)
     if val_data is None and patience is not None:
         raise ValueError("patience: early stopping watches the validation loss, so it needs val_data")
@@ -581,85 +636,44 @@ def fit(
         raise ValueError("model: has no trainable parameters (none with requires_grad=True)")
     opt = _make_optimizer(optimizer, params, lr, weight_decay)
     sched = scheduler(opt) if scheduler is not None else None
-    lr_hint = f"a lower learning rate (lr={lr:g} now)" if isinstance(optimizer, str) else "a lower learning rate"
-
     history = History(metrics={key: [] for key in metric_fns})
-    was_training = model.training
-    # Forking restores the global generator afterwards; only the training device's generators are forked.
-    fork_devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
-    with Timer() as timer, torch.random.fork_rng(devices=fork_devices, enabled=seed is not None):
+    best = _Best(_snapshot(model))  # the initial weights, in case the first epoch fails
+    hint = f"Try a lower learning rate{f' (lr={lr:g} now)' if isinstance(optimizer, str) else ''}, "
+    stop_reason, failed = f"completed all {epochs} epochs", False
+    # fork_rng restores the global generators afterwards; only the training device's are forked.
+    forked = [_cuda_index(device)] if device.type == "cuda" else []
+    with Timer() as timer, torch.random.fork_rng(devices=forked, enabled=seed is not None):
         if seed is not None:
             torch.random.default_generator.manual_seed(seed)
-            if device.type == "cuda":
-                torch.cuda.manual_seed(seed)
-        best_state = _snapshot(model)  # the initial weights, in case the first epoch fails
-        best_value = math.inf
-        bad_epochs = 0
-        stop_reason = f"completed all {epochs} epochs"
-        failed = False
+            _seed_device(device, seed)
         bar = tqdm(range(1, epochs + 1), desc="fit", unit="epoch", disable=not progress, mininterval=0.5, leave=True)
-        try:
+        with bar, training_mode(model, model.training):  # the caller's mode comes back at the end
             for epoch in bar:
-                # ---- training pass (train mode), stopped by the first non-finite loss or gradient
                 train_loss, problem = _train_epoch(
                     model, train_data, loss_fn, opt, params, clip_grad_norm, batch_size, shuffle, device
                 )
+                if not problem:
+                    monitored, problem = _end_epoch(
+                        model, history, epoch, train_loss, opt, val_data, device, eval_batch_size, loss_fn, metric_fns
+                    )
                 if problem:
-                    kept = (
-                        f"The weights of epoch {history.best_epoch} were restored"
-                        if history.best_epoch is not None
-                        else "No epoch had finished, so the initial weights were restored"
-                    )
-                    stop_reason = (
-                        f"stopped at epoch {epoch}, {problem}. {kept}. Try {lr_hint}, gradient clipping "
-                        "(clip_grad_norm=1.0), or check the inputs and targets for NaN/inf."
-                    )
-                    failed = True
+                    stop_reason, failed = _failure_message(epoch, problem, best.epoch, hint), True
                     break
-                history.train_loss.append(train_loss)
-                history.lr.append(float(opt.param_groups[0]["lr"]))
-                history.epochs_run = epoch
-
-                # ---- validation pass (eval mode, no gradients)
-                monitored = train_loss
-                if val_data is not None:
-                    result = _run_eval(model, val_data, device, eval_batch_size, loss_fn, metric_fns, "val_data")
-                    monitored = result["loss"]
-                    history.val_loss.append(monitored)
-                    for key in metric_fns:
-                        history.metrics[key].append(result[key])
-                    if not math.isfinite(monitored):
-                        kept = f"epoch {history.best_epoch}" if history.best_epoch is not None else "the initial weights"
-                        stop_reason = (
-                            f"stopped after epoch {epoch}: the validation loss is {monitored}; restored {kept}. "
-                            f"Check the validation inputs and targets for NaN/inf, or try {lr_hint}."
-                        )
-                        failed = True
-                        break
                 bar.set_postfix(_postfix(history), refresh=False)
-
-                # ---- best weights, learning-rate schedule, early stopping
-                if val_data is None or monitored < best_value - min_delta:
-                    best_value, bad_epochs = monitored, 0
-                    history.best_epoch = epoch
-                    best_state = _snapshot(model)
-                else:
-                    bad_epochs += 1
+                best.update(model, epoch, monitored, min_delta, always=val_data is None)
                 if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
                     sched.step(monitored)
                 elif sched is not None:
                     sched.step()
-                if patience is not None and bad_epochs >= patience:
+                if patience is not None and best.bad_epochs >= patience:
                     stop_reason = (
-                        f"early stopping after epoch {epoch}: the validation loss has not improved for "
-                        f"{patience} epoch{'s' if patience > 1 else ''} (best {_fmt(best_value)} at epoch {history.best_epoch})"
+                        f"early stopping after epoch {epoch}: the validation loss has not improved for {patience} "
+                        f"epoch{'s' if patience > 1 else ''} (best {_fmt(best.value)} at epoch {best.epoch})"
                     )
                     break
             if restore_best or failed:
-                model.load_state_dict(best_state)
-        finally:
-            bar.close()
-            model.train(was_training)
+                model.load_state_dict(best.state)
+    history.best_epoch = best.epoch
     history.stop_reason = stop_reason
     history.elapsed = timer.elapsed
     if failed:
@@ -747,16 +761,11 @@ def predict(
     batch_size = check_positive_int(batch_size, "batch_size")
     n = _check_part(x, "x")
     device = _resolve_device(model, device)
-    was_training = model.training
-    model.eval()
     outputs = []
-    try:
-        with torch.no_grad():
-            for start in range(0, n, batch_size):
-                xb = _to(_select(x, slice(start, start + batch_size)), device)
-                outputs.append(_forward(model, xb).cpu())
-    finally:
-        model.train(was_training)
+    with training_mode(model, False), torch.no_grad():
+        for start in range(0, n, batch_size):
+            xb = _to(_select(x, slice(start, start + batch_size)), device)
+            outputs.append(_forward(model, xb).cpu())
     if not outputs:
         raise ValueError("x: expected at least one sample, got 0")
     return torch.cat(outputs)

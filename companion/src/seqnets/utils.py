@@ -6,10 +6,12 @@ The ``check_*`` helpers are how the rest of the package validates its inputs: ea
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -24,7 +26,8 @@ __all__ = [
     "check_tensor",
     "check_channels",
     "check_positive_int",
-    "check_probability",
+    "check_number",
+    "training_mode",
     "check_bool",
     "Timer",
 ]
@@ -49,13 +52,57 @@ def check_bool(value: Any, name: str) -> bool:
     return value
 
 
-def check_probability(value: Any, name: str) -> float:
-    """Return ``value`` as a ``float`` if it is a number in ``[0, 1)`` (a dropout rate), else raise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name}: expected a float in [0, 1), got {type(value).__name__} {value!r}")
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{name}: expected a float in [0, 1), got {value}")
-    return float(value)
+def _interval(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    if low is None and high is None:
+        return "a finite number"
+    if high is None:
+        return f"a number {'>' if low_open else '>='} {low:g}"
+    if low is None:
+        return f"a number {'<' if high_open else '<='} {high:g}"
+    return f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+
+def check_number(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Return ``value`` as a finite ``float`` in the interval from ``low`` to ``high``, else raise.
+
+    The package's one validator for real-valued arguments: a learning rate is
+    ``check_number(lr, "lr", low=0, low_open=True)``, a dropout rate
+    ``check_number(p, "dropout", low=0, high=1, high_open=True)``. ``None`` bounds are absent;
+    ``*_open`` excludes the bound. ``bool`` is refused (``lr=True`` is a bug).
+
+    Raises
+    ------
+    TypeError
+        ``value`` is not a real number (Python or NumPy).
+    ValueError
+        ``value`` is NaN, infinite or outside the interval.
+
+    Examples
+    --------
+    >>> check_number(0.1, "dropout", low=0, high=1, high_open=True)
+    0.1
+    >>> check_number(1, "dropout", low=0, high=1, high_open=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: dropout: expected a number in [0, 1), got 1
+    """
+    want = _interval(low, high, low_open, high_open)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected {want}, got {type(value).__name__} {value!r}")
+    number = float(value)
+    below = low is not None and (number <= low if low_open else number < low)
+    above = high is not None and (number >= high if high_open else number > high)
+    if not math.isfinite(number) or below or above:
+        raise ValueError(f"{name}: expected {want}, got {value}")
+    return number
 
 
 def check_tensor(
@@ -156,6 +203,25 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+@contextmanager
+def training_mode(model: nn.Module, training: bool) -> Iterator[nn.Module]:
+    """Put ``model`` in train (``True``) or eval (``False``) mode; restore its mode on exit.
+
+    >>> model = nn.Dropout(0.5)
+    >>> with training_mode(model, False):
+    ...     model.training
+    False
+    >>> model.training
+    True
+    """
+    was_training = model.training
+    model.train(training)
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 class Timer:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from seqnets.utils import check_bool, check_positive_int, check_tensor
+from seqnets.utils import check_bool, check_number, check_positive_int, check_tensor
 
 __all__ = [
     "digits",
@@ -67,14 +67,6 @@ def digits(as_tensors: bool = True) -> tuple[Any, Any]:
     if as_tensors:
         return torch.from_numpy(images), torch.from_numpy(labels)
     return images, labels
-
-
-def _check_fraction(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name}: expected a fraction in [0, 1), got {type(value).__name__} {value!r}")
-    if not 0.0 <= float(value) < 1.0:
-        raise ValueError(f"{name}: expected a fraction in [0, 1), got {value}")
-    return float(value)
 
 
 def stratified_split(
@@ -123,12 +115,11 @@ def stratified_split(
         raise ValueError("labels: expected at least one label, got none")
     if y.dtype == bool or not np.issubdtype(y.dtype, np.integer):
         raise TypeError(f"labels: expected integer class labels, got dtype {y.dtype}")
-    test = _check_fraction(test, "test")
-    val = _check_fraction(val, "val")
+    test = check_number(test, "test", low=0, high=1, high_open=True)
+    val = check_number(val, "val", low=0, high=1, high_open=True)
     if test + val >= 1.0:
         raise ValueError(f"test, val: expected test + val < 1, got {test} + {val} = {test + val}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed: expected an integer >= 0, got {seed!r}")
+    seed = check_positive_int(seed, "seed", minimum=0)
 
     def share(fraction: float, n: int) -> int:
         k = int(np.floor(fraction * n + 0.5))  # round half up
@@ -403,15 +394,6 @@ def image_folder(
 # --- Data augmentation: random affine transforms of a batch ---
 
 
-def _check_range(value: Any, name: str, upper: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name}: expected a non-negative number, got {type(value).__name__} {value!r}")
-    if value < 0 or (upper is not None and value >= upper):
-        limit = f"[0, {upper:g})" if upper is not None else ">= 0"
-        raise ValueError(f"{name}: expected a number in {limit}, got {value}")
-    return float(value)
-
-
 _PADDING_MODES = ("zeros", "border", "reflection")
 
 
@@ -512,9 +494,9 @@ def augment(
         ``(B, C, H, W)``, same dtype and device as ``images``.
     """
     check_tensor(images, "images", ndim=4, floating=True)
-    shear = _check_range(shear, "shear", upper=90.0)
-    zoom = _check_range(zoom, "zoom", upper=1.0)
-    rotate = _check_range(rotate, "rotate")
+    shear = check_number(shear, "shear", low=0, high=90, high_open=True)
+    zoom = check_number(zoom, "zoom", low=0, high=1, high_open=True)
+    rotate = check_number(rotate, "rotate", low=0)
     check_bool(flip, "flip")
     if padding_mode not in _PADDING_MODES:
         raise ValueError(f"padding_mode: expected one of {_PADDING_MODES}, got {padding_mode!r}")

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from seqnets.utils import check_positive_int
+from seqnets.utils import check_number, check_positive_int
 
 __all__ = [
     "sunspots",
@@ -207,17 +207,12 @@ def sliding_windows(
 
 def _split_size(value: Any, total: int, name: str) -> int:
     """Turn a fraction in [0, 1) or a count >= 0 into a number of time steps."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name}: expected a fraction in [0, 1) or an integer count, got bool")
-    if isinstance(value, (int, np.integer)):
-        if value < 0:
-            raise ValueError(f"{name}: expected a count >= 0, got {value}")
-        return int(value)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return check_positive_int(value, name, minimum=0)  # a count
     if isinstance(value, (float, np.floating)):
-        if not 0.0 <= value < 1.0:
-            raise ValueError(f"{name}: expected a fraction in [0, 1), got {value}")
-        return int(np.floor(value * total + 0.5))  # round half up
-    raise TypeError(f"{name}: expected a fraction in [0, 1) or an integer count, got {type(value).__name__}")
+        fraction = check_number(value, name, low=0, high=1, high_open=True)
+        return int(np.floor(fraction * total + 0.5))  # round half up
+    raise TypeError(f"{name}: expected a fraction in [0, 1) or an integer count, got {type(value).__name__} {value!r}")
 
 
 def time_split(

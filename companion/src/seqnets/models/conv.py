@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqnets.utils import check_bool, check_channels, check_positive_int, check_probability, check_tensor
+from seqnets.utils import check_bool, check_channels, check_positive_int, check_number, check_tensor, training_mode
 
 __all__ = [
     "CausalConv1d",
@@ -148,7 +148,7 @@ class TemporalBlock(nn.Module):
         weight_norm: bool = False,
     ) -> None:
         super().__init__()
-        dropout = check_probability(dropout, "dropout")
+        dropout = check_number(dropout, "dropout", low=0, high=1, high_open=True)
         check_bool(weight_norm, "weight_norm")
         self.conv1 = CausalConv1d(in_channels, out_channels, kernel_size, dilation)
         self.conv2 = CausalConv1d(out_channels, out_channels, kernel_size, dilation)
@@ -514,22 +514,17 @@ class PixelCNN(nn.Module):
         if not isinstance(size, (tuple, list)) or len(size) != 2:
             raise ValueError(f"size: expected (height, width), got {size!r}")
         height, width = (check_positive_int(s, "size") for s in size)
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
-            raise ValueError(f"temperature: expected a positive number, got {temperature!r}")
+        temperature = check_number(temperature, "temperature", low=0, low_open=True)
         device = torch.device(device) if device is not None else self.input.weight.device
         generator = torch.Generator(device=device)
         generator.manual_seed(seed if seed is not None else int(torch.randint(2**62, ()).item()))
-        was_training = self.training
-        self.eval()
-        try:
-            x = torch.zeros(n, 1, height, width, dtype=torch.long, device=device)
+        x = torch.zeros(n, 1, height, width, dtype=torch.long, device=device)
+        with training_mode(self, False):
             for i in range(height):
                 for j in range(width):
                     logits = self._logits(x)[:, :, i, j] / temperature  # (n, num_values)
                     probs = torch.softmax(logits, dim=1)
                     x[:, 0, i, j] = torch.multinomial(probs, 1, generator=generator)[:, 0]
-        finally:
-            self.train(was_training)
         return x
 
 
@@ -603,7 +598,7 @@ class DigitCNN(nn.Module):
         side = self.image_size // 2 ** len(channels)
         self.features = nn.Sequential(*stages)
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Dropout(check_probability(dropout, "dropout")), nn.Linear(previous * side * side, self.num_classes)
+            nn.Flatten(), nn.Dropout(check_number(dropout, "dropout", low=0, high=1, high_open=True)), nn.Linear(previous * side * side, self.num_classes)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from seqnets.models.conv import TCN
-from seqnets.utils import check_bool, check_channels, check_positive_int, check_probability, check_tensor
+from seqnets.utils import check_bool, check_channels, check_positive_int, check_number, check_tensor
 
 __all__ = ["BACKBONES", "SequenceHead", "SequenceClassifier", "SequenceRegressor", "CRNN"]
 
@@ -127,7 +127,7 @@ class SequenceHead(nn.Module):
         self.output_size = check_positive_int(output_size, "output_size")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
         self.num_layers = check_positive_int(num_layers, "num_layers")
-        dropout = check_probability(dropout, "dropout")
+        dropout = check_number(dropout, "dropout", low=0, high=1, high_open=True)
         self.backbone_name = backbone
         self.bidirectional = bidirectional
         self.backbone, self.feature_size = _build_backbone(
