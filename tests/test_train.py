@@ -569,3 +569,146 @@ def test_metrics_take_targets_first_like_seqnets_metrics():
     history = fit(model, (x, y), loss_fn=nn.CrossEntropyLoss(), epochs=30, lr=0.1, val_data=(x, y),
                   metrics={"accuracy": accuracy}, progress=False, seed=0)
     assert history.metrics["accuracy"][-1] > 0.9
+
+
+# --------------------------------------------------------------------------------------------
+# Branches that a chapter rarely exercises
+# --------------------------------------------------------------------------------------------
+
+
+class PoisonLastStep(torch.optim.SGD):
+    """SGD whose ``poison_at``-th step writes inf into the weights (an overflowing update)."""
+
+    def __init__(self, params, poison_at: int):
+        super().__init__(params, lr=0.01)
+        self.poison_at, self.steps = poison_at, 0
+
+    def step(self, closure=None):
+        self.steps += 1
+        super().step(closure)
+        if self.steps == self.poison_at:
+            with torch.no_grad():
+                for group in self.param_groups:
+                    for p in group["params"]:
+                        p.fill_(float("inf"))
+
+
+def test_non_finite_weights_are_never_taken_as_best():
+    """Without validation data, the last step of an epoch may overflow the weights while the epoch's
+    loss (computed before that step) is finite; those weights must not become the best ones."""
+    torch.manual_seed(0)
+    x, y = linear_data(64)
+    model = nn.Linear(3, 1)
+    # 4 batches per epoch: the 8th step is the last of epoch 2
+    with pytest.warns(RuntimeWarning, match="weights became NaN or infinite") as record:
+        history = fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=3, batch_size=16,
+                      optimizer=lambda p: PoisonLastStep(p, poison_at=8), progress=False)
+    assert history.best_epoch == 1
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert "Restored the weights of epoch 1" in str(record[0].message)
+
+
+def test_cuda_seed_goes_to_the_training_device(monkeypatch):
+    """fit(seed=...) on cuda:1 seeds cuda:1's generator, not the current device's (cuda:0)."""
+    from seqnets import train
+
+    class FakeGenerator:
+        def __init__(self):
+            self.seed = None
+
+        def manual_seed(self, seed):
+            self.seed = seed
+
+    generators = [FakeGenerator(), FakeGenerator()]
+    monkeypatch.setattr(torch.cuda, "default_generators", generators)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "manual_seed", lambda seed: generators[0].manual_seed(seed))
+    train._seed_device(torch.device("cuda:1"), 7)
+    assert generators[1].seed == 7 and generators[0].seed is None
+    train._seed_device(torch.device("cuda"), 3)  # no index: the current device
+    assert generators[0].seed == 3
+    train._seed_device(torch.device("cpu"), 5)  # nothing to do
+    assert generators[1].seed == 7
+
+
+def test_fit_device_argument_moves_the_model_and_validates():
+    x, y = linear_data(32)
+    model = nn.Linear(3, 1).to(torch.float32)
+    history = fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=2, device=torch.device("cpu"), progress=False)
+    assert history.epochs_run == 2 and next(model.parameters()).device.type == "cpu"
+    fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=1, device="cpu", progress=False)
+    with pytest.raises(RuntimeError):
+        fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=1, device="no_such_device", progress=False)
+
+
+def test_fit_trains_on_the_meta_device_path_of_to():
+    """The device argument really is used: a model on the CPU asked to train on 'meta' is moved
+    there (meta tensors carry shapes only, so the loss cannot be read and fit fails loudly)."""
+    x, y = linear_data(8)
+    model = nn.Linear(3, 1)
+    with pytest.raises((RuntimeError, NotImplementedError)):
+        fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=1, device="meta", progress=False)
+    assert next(model.parameters()).device.type == "meta"
+
+
+def test_plateau_scheduler_gets_the_monitored_loss():
+    """ReduceLROnPlateau is stepped with the validation loss: a model that cannot get near its
+    validation targets has its learning rate cut after each flat epoch."""
+    x, y = linear_data(32)
+    model = nn.Linear(3, 1)
+    model.weight.requires_grad_(False)
+    frozen_bias = nn.Parameter(torch.zeros(1))
+    model.bias = frozen_bias
+    seen: list[float] = []
+
+    class Recording(torch.optim.lr_scheduler.ReduceLROnPlateau):
+        def step(self, metrics, *args, **kwargs):
+            seen.append(float(metrics))
+            return super().step(metrics, *args, **kwargs)
+
+    xv, yv = x, torch.zeros_like(y) + 100.0  # far from anything a bias in a few steps reaches
+    history = fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=4, lr=1e-6, val_data=(xv, yv), progress=False,
+                  scheduler=lambda opt: Recording(opt, mode="min", factor=0.5, patience=0, threshold=0.5))
+    assert seen == pytest.approx(history.val_loss)
+    # epoch 1 sets the best; each later flat epoch halves the rate for the next one
+    assert history.lr == pytest.approx([1e-6, 1e-6, 0.5e-6, 0.25e-6])
+
+
+def test_min_delta_ignores_small_improvements():
+    """With min_delta larger than every epoch's improvement, no epoch after the first counts as
+    better, so patience runs out and the first epoch's weights are kept."""
+    torch.manual_seed(0)
+    x, y = linear_data(64)
+    model = nn.Linear(3, 1)
+    snapshots: list[dict[str, torch.Tensor]] = []
+    history = fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=20, lr=1e-3, val_data=(x, y), patience=2,
+                  min_delta=1e6, metrics={"snap": snapshot_metric(snapshots, model)}, progress=False)
+    assert history.val_loss[1] < history.val_loss[0], "the loss did improve, by less than min_delta"
+    assert history.best_epoch == 1 and history.epochs_run == 3
+    assert states_equal(state_copy(model), snapshots[0])
+    plain = fit(nn.Linear(3, 1), (x, y), loss_fn=nn.MSELoss(), epochs=3, lr=1e-3, val_data=(x, y),
+                patience=2, progress=False)
+    assert plain.best_epoch == 3, "without min_delta the same small improvements count"
+
+
+def test_eval_batch_size_sets_the_validation_batches():
+    class Sizes(nn.Linear):
+        def __init__(self):
+            super().__init__(3, 1)
+            self.eval_sizes: list[int] = []
+
+        def forward(self, x):
+            if not self.training:
+                self.eval_sizes.append(x.shape[0])
+            return super().forward(x)
+
+    x, y = linear_data(50)
+    model = Sizes()
+    fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=1, batch_size=10, val_data=(x, y), eval_batch_size=20,
+        progress=False)
+    assert model.eval_sizes == [20, 20, 10]
+    model.eval_sizes.clear()
+    fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=1, batch_size=10, val_data=(x, y), progress=False)
+    assert model.eval_sizes == [50], "default: max(batch_size, 256) samples per validation batch"
+    with pytest.raises(ValueError, match="eval_batch_size"):
+        fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=1, val_data=(x, y), eval_batch_size=0, progress=False)
