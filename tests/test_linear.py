@@ -150,3 +150,29 @@ def test_errors(kwargs, error, match):
     args.update(kwargs)
     with pytest.raises(error, match=match):
         linear_recurrence(**args)
+
+
+@pytest.mark.parametrize("time_varying", [False, True])
+def test_scan_stays_finite_where_the_loop_is_finite_with_growing_a(time_varying):
+    """|a| = 2 over 300 steps: a^256 overflows float32, but the inputs are zero until the last five
+    steps, so every h is small and finite. The scan's products of a overflow to inf; they must
+    not turn the zeros in front of them into NaN."""
+    steps = 300
+    b = torch.zeros(2, steps, 3)
+    b[:, -5:] = 1.0
+    a = torch.full((3,), 2.0) if not time_varying else torch.full((2, steps, 3), 2.0)
+    loop = linear_recurrence(a, b, method="loop")
+    assert torch.isfinite(loop).all() and loop.abs().max() == 31
+    scan = linear_recurrence(a, b, method="scan")
+    assert torch.isfinite(scan).all()
+    torch.testing.assert_close(scan, loop)
+    h0 = torch.zeros(2, 3)
+    torch.testing.assert_close(linear_recurrence(a, b, h0, method="scan"), loop)
+
+
+def test_scan_with_growing_a_agrees_with_the_loop_on_dense_inputs():
+    torch.manual_seed(0)
+    a = 1.0 + 0.01 * torch.rand(1, 1, 4)
+    b = torch.randn(3, 1000, 4, dtype=torch.float64)
+    a = a.double()
+    torch.testing.assert_close(linear_recurrence(a, b, method="scan"), linear_recurrence(a, b, method="loop"))

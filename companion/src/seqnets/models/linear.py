@@ -89,7 +89,15 @@ def _loop(a: torch.Tensor, b: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     return torch.stack(out, dim=1)  # (B, T, D)
 
 
-def _scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def _add_product(c: torch.Tensor, x: torch.Tensor, y: torch.Tensor, exact_zero: bool) -> torch.Tensor:
+    """``c + x * y``; with ``exact_zero`` the product is 0 wherever ``y == 0``, even if ``x`` is inf."""
+    if not exact_zero:
+        return torch.addcmul(c, x, y)  # one fused operation
+    product = x * y
+    return c + torch.where(y == 0, torch.zeros_like(product), product)
+
+
+def _scan(a: torch.Tensor, b: torch.Tensor, exact_zero: bool = False) -> torch.Tensor:
     """All prefixes of ``h_t = a_t h_{t-1} + b_t`` from ``h_{-1} = 0``, by odd-even recursion.
 
     Pair the steps ``(0, 1), (2, 3), ...``: step ``2i`` followed by step ``2i + 1`` is one step
@@ -100,6 +108,9 @@ def _scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     total work is ``O(T)`` (Blelloch's work-efficient scan; Hillis and Steele's does
     ``O(T log T)``). A time-invariant ``a`` of shape ``(B or 1, 1, D)`` stays one row at every
     level, where it stands for ``a^(2^level)``.
+
+    With ``|a| > 1`` those products of ``a`` can overflow to inf where every ``h`` is finite (a
+    zero input ``b`` in front of them); ``exact_zero`` then keeps ``inf * 0`` at 0, not NaN.
     """
     steps = b.shape[1]
     if steps == 1:
@@ -109,12 +120,12 @@ def _scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     a_even, a_odd = (a, a) if invariant else (a[:, 0::2], a[:, 1::2])  # (B, evens, D), (B, pairs, D)
     b_even, b_odd = b[:, 0::2], b[:, 1::2]
     a_pair = a_odd * (a_even if invariant else a_even[:, :pairs])
-    b_pair = torch.addcmul(b_odd, a_odd, b_even[:, :pairs])
-    h_odd = _scan(a_pair, b_pair)  # h at t = 1, 3, 5, ...: (B, pairs, D)
+    b_pair = _add_product(b_odd, a_odd, b_even[:, :pairs], exact_zero)
+    h_odd = _scan(a_pair, b_pair, exact_zero)  # h at t = 1, 3, 5, ...: (B, pairs, D)
     h = torch.empty_like(b)  # (B, T, D), every entry written below
     h[:, 1::2] = h_odd
     h[:, 0] = b[:, 0]
-    h[:, 2::2] = torch.addcmul(b_even[:, 1:], a_even if invariant else a_even[:, 1:], h_odd[:, : evens - 1])
+    h[:, 2::2] = _add_product(b_even[:, 1:], a_even if invariant else a_even[:, 1:], h_odd[:, : evens - 1], exact_zero)
     return h
 
 
@@ -182,7 +193,8 @@ def linear_recurrence(
     Notes
     -----
     Numerical care: with ``|a| > 1`` the recurrence grows like ``|a|^T`` and no method is
-    accurate for long. The FFT method also spreads its rounding error evenly over all steps
+    accurate for long. Where the loop stays finite, so does the scan: its products of ``a`` may
+    overflow to inf, and it keeps ``inf * 0`` at 0 then (the gradient there is not meaningful). The FFT method also spreads its rounding error evenly over all steps
     (about float epsilon times the largest ``|h|``), so it needs ``|a| < 1`` (a stable filter), and
     when ``|a|`` is close to 1 its relative error on small values of ``h`` is larger than the
     loop's; the scan reassociates products and sums and agrees with the loop to rounding.
@@ -203,5 +215,6 @@ def linear_recurrence(
     if method == "scan":
         if h0 is not None:  # fold the initial state into the first input: b_0 + a_0 h_{-1}
             b = torch.cat([b[:, :1] + a[:, :1] * h0[:, None, :], b[:, 1:]], dim=1)
-        return _scan(a, b)
+        # One host synchronisation decides whether products of a can overflow (|a| > 1).
+        return _scan(a, b, exact_zero=bool((a.abs() > 1).any()))
     return _fft(a, b, h0)
