@@ -57,10 +57,10 @@ def test_read_idx_errors_name_the_file(tmp_path):
     cases = {
         "magic": (b"\x01\x00" + good[2:], "not an IDX file"),
         "dtype": (good[:2] + b"\x0a" + good[3:], "unknown IDX type code 0x0A"),
-        "data": (good[:-1], r"truncated IDX data: shape \(2, 3\) of uint8 needs 6 bytes, found 5"),
+        "data": (good[:-1], r"truncated IDX data: shape \(2, 3\) of uint8: needs 6 bytes, found 5"),
         "header": (good[:6], "truncated IDX header"),
         "tiny": (b"\x00\x00", "truncated IDX file"),
-        "extra": (good + b"\x00", "1 unexpected bytes"),
+        "extra": (good + b"\x00", "unexpected bytes after the IDX data"),
         "zero": (b"\x00\x00\x08\x00", "0 dimensions"),
         "gzip": (b"\x1f\x8b" + b"garbage", "corrupt gzip"),
     }
@@ -72,6 +72,42 @@ def test_read_idx_errors_name_the_file(tmp_path):
         assert str(path) in str(info.value)
     with pytest.raises(FileNotFoundError):
         read_idx(tmp_path / "missing")
+
+
+def test_read_idx_sizes_use_exact_integers_and_a_cap(tmp_path):
+    """Three dimensions of 2^32 - 1 declare about 7.9e28 bytes: an int64 product wraps around, an
+    exact one is refused against max_bytes, naming the file."""
+    path = tmp_path / "huge-header"
+    path.write_bytes(struct.pack(">BBBB3I", 0, 0, 0x08, 3, *(3 * [2**32 - 1])) + b"\x00" * 16)
+    with pytest.raises(ValueError, match=r"declares shape \(4294967295, 4294967295, 4294967295\).*max_bytes") as info:
+        read_idx(path)
+    assert str(path) in str(info.value)
+    small = write_idx(tmp_path / "small", np.zeros((4, 4), np.uint8), 0x08)
+    with pytest.raises(ValueError, match="16 bytes, more than max_bytes=10"):
+        read_idx(small, max_bytes=10)
+    assert read_idx(small, max_bytes=16).shape == (4, 4)
+
+
+def test_read_idx_never_decompresses_a_gzip_bomb(tmp_path):
+    """A 1 MB array followed by 2 GB of zeros, gzipped into about 2 MB (gzip members can be
+    concatenated). The reader stops one byte after the declared data: it never inflates the rest."""
+    import tracemalloc
+
+    array = np.zeros((1024, 1024), np.uint8)
+    header = struct.pack(">BBBB2I", 0, 0, 0x08, 2, 1024, 1024)
+    member = gzip.compress(b"\x00" * (16 << 20))  # 16 MB of zeros in about 16 kB
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(gzip.compress(header + array.tobytes()) + member * 128)
+    assert path.stat().st_size < 4 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="unexpected bytes after the IDX data") as info:
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(path) in str(info.value)
+    assert peak < 64 << 20, f"read_idx held {peak / 2**20:.0f} MB while reading a 1 MB array"
 
 
 # ----------------------------------------------------------------------------- read_cifar10
@@ -171,6 +207,57 @@ def test_read_cifar10_refuses_code_without_side_effect(tmp_path, payload):
         read_cifar10(path)
     assert str(path) in str(info.value)
     assert not target.exists(), "the malicious pickle ran code"
+
+
+class AllocateOnLoad:
+    """Unpickles as ``constructor(shape, dtype)``: an uninitialised array of any size."""
+
+    def __init__(self, constructor, shape, dtype="u1"):
+        self.constructor, self.shape, self.dtype = constructor, shape, dtype
+
+    def __reduce__(self):
+        return (self.constructor, (self.shape, np.dtype(self.dtype)))
+
+
+@pytest.mark.parametrize("rows", [10**7, 50_000])
+def test_read_cifar10_memory_is_bounded_by_the_file_size(tmp_path, rows):
+    """A pickle of a few hundred bytes whose 'data' is numpy.ndarray((rows, 3072)) called
+    directly: 30 GB (or 150 MB, which an unbounded loader would silently allocate and copy)."""
+    import tracemalloc
+
+    path = tmp_path / "data_batch_huge"
+    batch = {b"data": AllocateOnLoad(np.ndarray, (rows, 3072)), b"labels": AllocateOnLoad(np.ndarray, (rows,))}
+    path.write_bytes(pickle.dumps(batch, protocol=4))
+    assert path.stat().st_size < 400
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"refusing to call numpy.ndarray\(\(") as info:
+            read_cifar10(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(path) in str(info.value)
+    assert peak < 1 << 20, f"read_cifar10 allocated {peak / 2**20:.0f} MB for a {path.stat().st_size}-byte file"
+
+
+def test_read_cifar10_reconstruct_cannot_allocate_more_than_the_file(tmp_path):
+    from numpy._core.multiarray import _reconstruct
+
+    class ReconstructHuge:
+        def __reduce__(self):
+            return (_reconstruct, (np.ndarray, (10**7, 3072), b"B"))
+
+    path = tmp_path / "data_batch_reconstruct"
+    path.write_bytes(pickle.dumps({b"data": ReconstructHuge(), b"labels": [0]}, protocol=4))
+    with pytest.raises(ValueError, match=r"asks for an array of shape \(10000000, 3072\).*refusing to allocate"):
+        read_cifar10(path)
+
+
+def test_read_cifar10_refuses_object_arrays(tmp_path):
+    path = tmp_path / "data_batch_objects"
+    path.write_bytes(pickle.dumps({b"data": np.array([1, "a"], dtype=object), b"labels": [0]}, protocol=4))
+    with pytest.raises(ValueError, match="refusing dtype object"):
+        read_cifar10(path)
 
 
 def test_read_cifar10_refuses_protocol5_and_other_numpy_globals(tmp_path):

@@ -14,6 +14,7 @@ zooms, rotations and flips to a batch through :func:`affine`, on any device, wit
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import pickle
 import zlib
@@ -30,6 +31,7 @@ __all__ = [
     "digits",
     "stratified_split",
     "read_idx",
+    "IDX_MAX_BYTES",
     "read_cifar10",
     "image_folder",
     "IMAGE_SUFFIXES",
@@ -149,7 +151,22 @@ _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
+#: Default cap on the bytes an IDX file may declare (MNIST's largest file declares 47 MB).
+IDX_MAX_BYTES = 1 << 30
+
+
+def _read_exactly(stream: Any, n: int, path: Path, what: str) -> bytes:
+    """Read ``n`` bytes from ``stream`` (raw or gzip), or raise a ValueError naming ``what``."""
+    try:
+        data = stream.read(n)
+    except (OSError, EOFError, zlib.error) as err:
+        raise ValueError(f"{path}: corrupt gzip data ({err})") from None
+    if len(data) < n:
+        raise ValueError(f"{path}: truncated IDX {what}: needs {n} bytes, found {len(data)}")
+    return data
+
+
+def read_idx(path: str | os.PathLike, *, max_bytes: int = IDX_MAX_BYTES) -> np.ndarray:
     """Read an IDX file (the format of the MNIST and Fashion-MNIST files), gzipped or not.
 
     An IDX file is a 4-byte magic number ``0x00 0x00 <type> <ndim>``, then ``ndim`` big-endian
@@ -159,6 +176,17 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     ``0x0C`` int32, ``0x0D`` float32, ``0x0E`` float64. A file that starts with the gzip magic
     bytes ``1f 8b`` is decompressed first, whatever its name.
 
+    The file is read as a stream: the header is read first, and no more than the data size it
+    declares (plus one byte, to detect trailing data) is ever read or decompressed. A header that
+    declares more than ``max_bytes`` is refused before anything is allocated, so a small gzip
+    file that would expand to gigabytes (a "gzip bomb") costs nothing.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    max_bytes : int
+        Largest data size accepted, in bytes (default 1 GiB); raise it for larger files.
+
     Returns
     -------
     numpy.ndarray
@@ -167,44 +195,45 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     Raises
     ------
     ValueError
-        Naming the file, if the magic number, the type code or the sizes are wrong, or the data
-        are truncated or followed by extra bytes.
+        Naming the file, if the magic number, the type code or the sizes are wrong, the declared
+        size exceeds ``max_bytes``, or the data are truncated or followed by extra bytes.
     """
     path = Path(path)
-    raw = path.read_bytes()
-    if raw[:2] == _GZIP_MAGIC:
+    max_bytes = check_positive_int(max_bytes, "max_bytes")
+    with path.open("rb") as raw_file:
+        gzipped = raw_file.read(2) == _GZIP_MAGIC
+        raw_file.seek(0)
+        stream: Any = gzip.GzipFile(fileobj=raw_file, mode="rb") if gzipped else raw_file
+        magic = _read_exactly(stream, 4, path, "file: the magic number")
+        if magic[0] != 0 or magic[1] != 0:
+            raise ValueError(
+                f"{path}: not an IDX file: expected a magic number 0x0000TTDD (two zero bytes, type, "
+                f"dimensions), got 0x{magic.hex()}"
+            )
+        code, ndim = magic[2], magic[3]
+        if code not in _IDX_DTYPES:
+            known = ", ".join(f"0x{c:02X}" for c in _IDX_DTYPES)
+            raise ValueError(f"{path}: unknown IDX type code 0x{code:02X} (known: {known})")
+        if ndim == 0:
+            raise ValueError(f"{path}: IDX header declares 0 dimensions; expected at least 1")
+        sizes = _read_exactly(stream, 4 * ndim, path, f"header: {ndim} dimensions")
+        shape = tuple(int.from_bytes(sizes[i : i + 4], "big") for i in range(0, 4 * ndim, 4))
+        dtype = np.dtype(_IDX_DTYPES[code])
+        expected = math.prod(shape) * dtype.itemsize  # exact: Python integers do not wrap
+        if expected > max_bytes:
+            raise ValueError(
+                f"{path}: the IDX header declares shape {shape} of {dtype.name}, {expected} bytes, more than "
+                f"max_bytes={max_bytes}; pass a larger max_bytes if the file is genuine"
+            )
+        data = _read_exactly(stream, expected, path, f"data: shape {shape} of {dtype.name}")
         try:
-            raw = gzip.decompress(raw)
+            extra = stream.read(1)
         except (OSError, EOFError, zlib.error) as err:
-            raise ValueError(f"{path}: corrupt gzip data ({err})") from None
-    if len(raw) < 4:
-        raise ValueError(f"{path}: truncated IDX file: {len(raw)} bytes, the magic number alone needs 4")
-    if raw[0] != 0 or raw[1] != 0:
-        raise ValueError(
-            f"{path}: not an IDX file: expected a magic number 0x0000TTDD (two zero bytes, type, "
-            f"dimensions), got 0x{raw[:4].hex()}"
-        )
-    code, ndim = raw[2], raw[3]
-    if code not in _IDX_DTYPES:
-        known = ", ".join(f"0x{c:02X}" for c in _IDX_DTYPES)
-        raise ValueError(f"{path}: unknown IDX type code 0x{code:02X} (known: {known})")
-    if ndim == 0:
-        raise ValueError(f"{path}: IDX header declares 0 dimensions; expected at least 1")
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ValueError(f"{path}: truncated IDX header: {ndim} dimensions need {header} bytes, file has {len(raw)}")
-    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    dtype = np.dtype(_IDX_DTYPES[code])
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    found = len(raw) - header
-    if found < expected:
-        raise ValueError(
-            f"{path}: truncated IDX data: shape {shape} of {dtype.name} needs {expected} bytes, found {found}"
-        )
-    if found > expected:
-        raise ValueError(f"{path}: {found - expected} unexpected bytes after the IDX data of shape {shape}")
-    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
-    return data.astype(dtype.newbyteorder("="))  # native byte order, writable copy
+            raise ValueError(f"{path}: corrupt gzip data after the IDX data ({err})") from None
+    if extra:
+        raise ValueError(f"{path}: unexpected bytes after the IDX data of shape {shape}")
+    array = np.frombuffer(data, dtype=dtype).reshape(shape)
+    return array.astype(dtype.newbyteorder("="))  # native byte order, writable copy
 
 
 def _numpy_reconstruct() -> Any:
@@ -213,6 +242,36 @@ def _numpy_reconstruct() -> Any:
     except ImportError:  # pragma: no cover - NumPy 1.x
         from numpy.core.multiarray import _reconstruct
     return _reconstruct
+
+
+class _NdarrayName:
+    """Stands for ``numpy.ndarray`` inside a pickle: an argument of ``_reconstruct``, never called.
+
+    Calling ``numpy.ndarray(shape, dtype)`` itself would allocate any shape the pickle names.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def __call__(self, *args: Any) -> None:
+        raise pickle.UnpicklingError(
+            f"{self._path}: refusing to call numpy.ndarray{args!r}: a pickle could ask it for any amount "
+            "of memory (real arrays are rebuilt from the file's bytes by _reconstruct)"
+        )
+
+
+class _LoadedArray(np.ndarray):
+    """The arrays the unpickler builds; their ``__setstate__`` refuses object dtypes.
+
+    For any other dtype NumPy checks that the raw bytes in the pickle match the shape, so an
+    array never holds more than the file brought.
+    """
+
+    def __setstate__(self, state: Any) -> None:
+        dtype = state[2] if isinstance(state, tuple) and len(state) == 5 else None
+        if not isinstance(dtype, np.dtype) or dtype.hasobject:
+            raise pickle.UnpicklingError(f"refusing an array of dtype {dtype!r}: only plain numeric arrays are allowed")
+        super().__setstate__(state)
 
 
 class _ArrayPickleUnpickler(pickle.Unpickler):
@@ -224,25 +283,54 @@ class _ArrayPickleUnpickler(pickle.Unpickler):
     ``ndarray`` needs: ``numpy.core.multiarray._reconstruct`` (NumPy 1.x spelling, used by the
     real CIFAR-10 files), ``numpy._core.multiarray._reconstruct`` (NumPy 2), ``numpy.ndarray``
     and ``numpy.dtype``. Everything else, ``os.system`` included, raises before it is called.
+
+    Memory is bounded too: ``numpy.ndarray`` is answered with a placeholder that cannot be
+    called, ``_reconstruct`` may allocate no more bytes than ``budget`` (the file's size; real
+    pickles ask for an empty array and fill it from the file's bytes), and arrays of Python
+    objects are refused.
     """
 
-    def __init__(self, file: Any, path: Path) -> None:
+    def __init__(self, file: Any, path: Path, budget: int) -> None:
         super().__init__(file, encoding="bytes")  # the real batches were written by Python 2
         self._path = path
-        reconstruct = _numpy_reconstruct()
+        self._budget = budget
+        self._ndarray = _NdarrayName(path)
         self._allowed = {
-            ("numpy.core.multiarray", "_reconstruct"): reconstruct,
-            ("numpy._core.multiarray", "_reconstruct"): reconstruct,
-            ("numpy", "ndarray"): np.ndarray,
-            ("numpy", "dtype"): np.dtype,
+            ("numpy.core.multiarray", "_reconstruct"): self._reconstruct,
+            ("numpy._core.multiarray", "_reconstruct"): self._reconstruct,
+            ("numpy", "ndarray"): self._ndarray,
+            ("numpy", "dtype"): self._dtype,
         }
+
+    def _fail(self, message: str) -> pickle.UnpicklingError:
+        return pickle.UnpicklingError(f"{self._path}: {message}")
+
+    def _dtype(self, *args: Any) -> np.dtype:
+        dtype = np.dtype(*args)
+        if dtype.hasobject:
+            raise self._fail(f"refusing dtype {dtype}: a CIFAR-10 batch holds only plain numeric arrays")
+        return dtype
+
+    def _reconstruct(self, subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
+        if subtype is not self._ndarray:
+            raise self._fail(f"refusing to reconstruct an array of type {subtype!r}")
+        sizes = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+        if not all(isinstance(d, int) and d >= 0 for d in sizes):
+            raise self._fail(f"invalid array shape {shape!r}")
+        nbytes = math.prod(sizes) * self._dtype(dtype).itemsize
+        if nbytes > self._budget:
+            raise self._fail(
+                f"the pickle asks for an array of shape {sizes}, {nbytes} bytes, more than the file's "
+                f"{self._budget} bytes could hold; refusing to allocate it"
+            )
+        return _numpy_reconstruct()(_LoadedArray, sizes, dtype)
 
     def find_class(self, module: str, name: str) -> Any:
         try:
             return self._allowed[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(
-                f"{self._path}: refusing to load the global {module}.{name}: a CIFAR-10 batch holds only "
+            raise self._fail(
+                f"refusing to load the global {module}.{name}: a CIFAR-10 batch holds only "
                 "dicts, lists, bytes, numbers and a uint8 numpy array, and loading anything else could run code"
             ) from None
 
@@ -262,10 +350,12 @@ def read_cifar10(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     row-major order; ``b"labels"`` is a list of ``N`` integers in ``0..9``.
 
     The file is read **without running any code it might contain**: the pickle is loaded by an
-    unpickler that can construct only NumPy arrays and dtypes (see :class:`_ArrayPickleUnpickler`).
-    That is the safety decision, and its remaining risk: the NumPy reconstruction functions are
-    trusted to build arrays from the bytes they are given and nothing more; a hostile file can
-    still make the loader spend memory up to the size of the file. Arrays pickled with protocol 5
+    unpickler that can construct only NumPy arrays and dtypes (see :class:`_ArrayPickleUnpickler`),
+    and every array it builds is bounded by the file's size: a 300-byte pickle that asks for a
+    30 GB array is refused before anything is allocated. That is the safety decision, and its
+    remaining risk: the NumPy reconstruction functions are trusted to build arrays from the bytes
+    they are given and nothing more; the loader spends memory up to a few times the size of the
+    file (its bytes, the arrays, and the transposed copy it returns). Arrays pickled with protocol 5
     (``numpy._core.numeric._frombuffer``) are refused; re-save such a file with protocol 4.
 
     Returns
@@ -284,16 +374,20 @@ def read_cifar10(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     path = Path(path)
     with path.open("rb") as f:
         try:
-            batch = _ArrayPickleUnpickler(f, path).load()
+            batch = _ArrayPickleUnpickler(f, path, budget=path.stat().st_size).load()
         except pickle.UnpicklingError as err:
-            message = str(err)  # either find_class's refusal, which names the file, or a broken stream
+            message = str(err)  # either one of the unpickler's refusals, which name the file, or a broken stream
             raise ValueError(message if message.startswith(str(path)) else f"{path}: truncated or corrupt pickle ({err})") from None
-        except (EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError) as err:
+        except (EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError, MemoryError, OverflowError) as err:
             raise ValueError(f"{path}: truncated or corrupt pickle ({type(err).__name__}: {err})") from None
     if not isinstance(batch, dict):
         raise ValueError(f"{path}: not a CIFAR-10 batch: expected a pickled dict, got {type(batch).__name__}")
     data = _batch_entry(batch, "data", path)
     labels = _batch_entry(batch, "labels", path)
+    if isinstance(data, np.ndarray):
+        data = data.view(np.ndarray)
+    if isinstance(labels, np.ndarray):
+        labels = labels.view(np.ndarray)
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
         got = f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
         raise ValueError(f"{path}: 'data' entry: expected a uint8 array of shape (N, 3072), got {got}")
