@@ -227,7 +227,7 @@ def test_truncated_and_corrupt_files_are_refused(tmp_path):
         "tiny.safetensors": (raw[:5], r"tiny.safetensors' is not a safetensors checkpoint: only 5 bytes"),
         "empty.safetensors": (b"", r"only 0 bytes"),
         "longer.safetensors": (raw + b"\0" * 4, r"is corrupt: the tensors use"),
-        "garbage.safetensors": (raw[:8] + b"\xff" * n + raw[8 + n :], r"its header is not JSON"),
+        "garbage.safetensors": (raw[:8] + b"\xff" * n + raw[8 + n :], r"the header is not valid JSON"),
         "list.safetensors": ((2).to_bytes(8, "little") + b"[]", r"its header is a JSON list, not an object"),
     }
     for name, (content, message) in cases.items():
@@ -243,3 +243,69 @@ def test_truncated_and_corrupt_files_are_refused(tmp_path):
     bad.write_bytes(len(body).to_bytes(8, "little") + body + raw[8 + n :])
     with pytest.raises(ValueError, match=r"tensor 'weight' of dtype F32 and shape \[4, 5\] does not fit its 64 bytes"):
         load(nn.Linear(4, 4), bad)
+
+
+def write_header(path, header: dict | str, data: bytes) -> None:
+    body = (header if isinstance(header, str) else json.dumps(header)).encode()
+    path.write_bytes(len(body).to_bytes(8, "little") + body + data)
+
+
+def test_hostile_headers_get_a_value_error_naming_the_file(tmp_path):
+    """Recursion, size, overlapping or gapped tensors, duplicate keys, a wrong alias table: each is
+    refused by the header check with a ValueError, before safetensors or json can fail otherwise."""
+    f32 = {"dtype": "F32", "shape": [2]}
+    cases = {
+        "deep": ("[" * 100_000 + "]" * 100_000, b"", "nested too deeply"),
+        "overlap": ({"a": {**f32, "data_offsets": [0, 8]}, "b": {**f32, "data_offsets": [4, 12]}}, bytes(12),
+                    r"tensor 'b' \(bytes 4..12\) overlaps the tensor before it"),
+        "gap": ({"a": {**f32, "data_offsets": [0, 8]}, "b": {**f32, "data_offsets": [12, 20]}}, bytes(20),
+                r"leaves a gap at byte 8"),
+        "duplicate": ('{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, '
+                      '"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}', bytes(8), "key 'a' twice"),
+        "bool-shape": ({"a": {"dtype": "F32", "shape": [True, 2], "data_offsets": [0, 8]}}, bytes(8),
+                       "not a valid tensor description"),
+        "aliases-type": ({"__metadata__": {"seqnets": "{}", "seqnets_aliases": "[1, 2]"},
+                          "a": {**f32, "data_offsets": [0, 8]}}, bytes(8), "table of tied weights must map"),
+        "aliases-target": ({"__metadata__": {"seqnets": "{}", "seqnets_aliases": '{"b": "missing"}'},
+                            "a": {**f32, "data_offsets": [0, 8]}}, bytes(8), "table of tied weights must map"),
+        "metadata-deep": ({"__metadata__": {"seqnets": "[" * 100_000 + "]" * 100_000},
+                           "a": {**f32, "data_offsets": [0, 8]}}, bytes(8), "seqnets metadata is nested too deeply"),
+    }
+    for name, (header, data, message) in cases.items():
+        path = tmp_path / f"{name}.safetensors"
+        write_header(path, header, data)
+        with pytest.raises(ValueError, match=message) as info:
+            load_metadata(path)
+        assert str(path) in str(info.value), name
+
+
+def test_header_larger_than_the_cap_is_refused_before_it_is_parsed(tmp_path):
+    from seqnets.checkpoint import MAX_HEADER_BYTES
+
+    path = tmp_path / "big.safetensors"
+    filler = " " * (MAX_HEADER_BYTES + 1 - 2)
+    write_header(path, "{" + filler + "}", b"")
+    with pytest.raises(ValueError, match=f"header claims {MAX_HEADER_BYTES + 1} bytes, more than"):
+        load_metadata(path)
+
+
+def test_load_reads_tensors_to_map_location(tmp_path, monkeypatch):
+    """map_location reaches safetensors (the tensors are read there) and the weights arrive."""
+    import seqnets.checkpoint as checkpoint
+
+    model = trained_small()
+    path = save(model, tmp_path / "m.safetensors")
+    seen: list[str] = []
+    real_load_file = checkpoint.load_file
+
+    def recording_load_file(filename, device="cpu"):
+        seen.append(device)
+        return real_load_file(filename, device=device)
+
+    monkeypatch.setattr(checkpoint, "load_file", recording_load_file)
+    fresh = Small()
+    load(fresh, path, map_location=torch.device("cpu"))
+    assert seen == ["cpu"]
+    assert_same_state(model, fresh)
+    with pytest.raises(RuntimeError):
+        load(Small(), path, map_location="no_such_device")

@@ -31,13 +31,15 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-__all__ = ["save", "load", "load_metadata", "FORMAT_VERSION"]
+__all__ = ["save", "load", "load_metadata", "FORMAT_VERSION", "MAX_HEADER_BYTES"]
 
 FORMAT_VERSION = "1"
 _META_KEY = "seqnets"
 _ALIAS_KEY = "seqnets_aliases"
 _VERSION_KEY = "format_version"
-_MAX_HEADER = 100_000_000  # bytes; the limit safetensors itself enforces
+#: Largest header accepted, in bytes. safetensors allows 100 MB, but parsed JSON takes 10-20 times
+#: its size in memory; 16 MiB describes about 100,000 tensors plus generous metadata.
+MAX_HEADER_BYTES = 16 << 20
 _DTYPE_BYTES = {
     "BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1,
     "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
@@ -196,6 +198,67 @@ def _describe(start: bytes) -> str:
     return f"an unknown format (first bytes {start[:8]!r})"
 
 
+def _parse_json(raw: bytes | str, path: Path, what: str) -> Any:
+    """JSON with clear errors: too deep a nesting and duplicate keys are refused, not crashed on."""
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in pairs]
+        if len(set(keys)) != len(keys):
+            duplicate = next(k for k in keys if keys.count(k) > 1)
+            raise ValueError(f"{str(path)!r}: {what} has the key {duplicate!r} twice")
+        return dict(pairs)
+
+    try:
+        return json.loads(raw, object_pairs_hook=no_duplicates)
+    except RecursionError:
+        raise ValueError(f"{str(path)!r}: {what} is nested too deeply to be a checkpoint header") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{str(path)!r}: {what} is not valid JSON ({err})") from None
+
+
+def _check_tensor_entries(header: dict[str, Any], path: Path, data_size: int) -> None:
+    """Every tensor entry is well formed, and the entries tile the data section exactly.
+
+    safetensors requires the byte ranges to follow each other with no gap and no overlap; checked
+    here so that a crafted file gets a ValueError naming it, not an error from inside the library.
+    """
+    ranges = []
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        ok = (
+            isinstance(entry, dict)
+            and entry.get("dtype") in _DTYPE_BYTES
+            and isinstance(entry.get("shape"), list)
+            and all(type(d) is int and d >= 0 for d in entry["shape"])
+            and isinstance(entry.get("data_offsets"), list)
+            and len(entry["data_offsets"]) == 2
+            and all(type(o) is int for o in entry["data_offsets"])
+        )
+        if not ok:
+            raise ValueError(f"{str(path)!r}: header entry {name!r} is not a valid tensor description: {str(entry)[:200]}")
+        begin, end = entry["data_offsets"]
+        if not 0 <= begin <= end or end > data_size:
+            raise ValueError(
+                f"{str(path)!r} is truncated or corrupt: tensor {name!r} needs bytes {begin}..{end} of the data "
+                f"section, which has {data_size} bytes"
+            )
+        if end - begin != math.prod(entry["shape"]) * _DTYPE_BYTES[entry["dtype"]]:
+            raise ValueError(
+                f"{str(path)!r} is corrupt: tensor {name!r} of dtype {entry['dtype']} and shape {entry['shape']} "
+                f"does not fit its {end - begin} bytes"
+            )
+        ranges.append((begin, end, name))
+    position = 0
+    for begin, end, name in sorted(ranges):
+        if begin != position:
+            problem = "overlaps the tensor before it" if begin < position else f"leaves a gap at byte {position}"
+            raise ValueError(f"{str(path)!r} is corrupt: tensor {name!r} (bytes {begin}..{end}) {problem}")
+        position = end
+    if position != data_size:
+        raise ValueError(f"{str(path)!r} is corrupt: the tensors use {position} bytes but the data section has {data_size}")
+
+
 def _read_header(path: Path) -> dict[str, Any]:
     """Parse and validate the safetensors header of ``path`` without trusting anything in it."""
     if not isinstance(path, Path):
@@ -211,55 +274,28 @@ def _read_header(path: Path) -> dict[str, Any]:
             raise ValueError(f"{str(path)!r} is not a safetensors checkpoint: only {size} bytes, truncated or empty")
         n = int.from_bytes(start, "little")
         not_safetensors = f"{str(path)!r} is not a safetensors checkpoint: it looks like "
-        if start[:1] == b"\x80" or start[:4] == b"PK\x03\x04":
-            raise ValueError(not_safetensors + _describe(start))
-        if n < 2 or n > _MAX_HEADER:
+        if start[:1] == b"\x80" or start[:4] == b"PK\x03\x04" or n < 2:
             raise ValueError(not_safetensors + _describe(start))
         if 8 + n > size:
+            if n > MAX_HEADER_BYTES:  # not a length field at all: some other kind of file
+                raise ValueError(not_safetensors + _describe(start))
             raise ValueError(
                 f"{str(path)!r} is truncated or not a safetensors checkpoint: its header claims {n} bytes "
                 f"but the file has {size - 8} after the length field"
             )
+        if n > MAX_HEADER_BYTES:
+            raise ValueError(
+                f"{str(path)!r}: its header claims {n} bytes, more than the {MAX_HEADER_BYTES} a seqnets checkpoint "
+                "may have (parsing it could take gigabytes of memory)"
+            )
         raw = f.read(n)
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ValueError(f"{str(path)!r} is not a safetensors checkpoint: its header is not JSON ({_describe(start)})") from None
+    header = _parse_json(raw, path, "the header")
     if not isinstance(header, dict):
         raise ValueError(f"{str(path)!r} is not a safetensors checkpoint: its header is a JSON {type(header).__name__}, not an object")
-
-    data_size = size - 8 - n
-    end_max = 0
-    for name, entry in header.items():
-        if name == "__metadata__":
-            if not isinstance(entry, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in entry.items()):
-                raise ValueError(f"{str(path)!r}: header __metadata__ must map strings to strings")
-            continue
-        ok = (
-            isinstance(entry, dict)
-            and entry.get("dtype") in _DTYPE_BYTES
-            and isinstance(entry.get("shape"), list)
-            and all(isinstance(d, int) and d >= 0 for d in entry["shape"])
-            and isinstance(entry.get("data_offsets"), list)
-            and len(entry["data_offsets"]) == 2
-            and all(isinstance(o, int) for o in entry["data_offsets"])
-        )
-        if not ok:
-            raise ValueError(f"{str(path)!r}: header entry {name!r} is not a valid tensor description: {str(entry)[:200]}")
-        begin, end = entry["data_offsets"]
-        if not 0 <= begin <= end or end > data_size:
-            raise ValueError(
-                f"{str(path)!r} is truncated or corrupt: tensor {name!r} needs bytes {begin}..{end} of the data "
-                f"section, which has {data_size} bytes"
-            )
-        if end - begin != math.prod(entry["shape"]) * _DTYPE_BYTES[entry["dtype"]]:
-            raise ValueError(
-                f"{str(path)!r} is corrupt: tensor {name!r} of dtype {entry['dtype']} and shape {entry['shape']} "
-                f"does not fit its {end - begin} bytes"
-            )
-        end_max = max(end_max, end)
-    if end_max != data_size:
-        raise ValueError(f"{str(path)!r} is corrupt: the tensors use {end_max} bytes but the data section has {data_size}")
+    meta = header.get("__metadata__", {})
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        raise ValueError(f"{str(path)!r}: header __metadata__ must map strings to strings")
+    _check_tensor_entries(header, path, size - 8 - n)
     return header
 
 
@@ -267,11 +303,18 @@ def _decode_metadata(header: dict[str, Any], path: Path) -> tuple[dict[str, Any]
     raw = header.get("__metadata__") or {}
     if _META_KEY not in raw:  # a safetensors file written by another program: hand back its metadata
         return dict(raw), {}
-    try:
-        metadata = json.loads(raw[_META_KEY])
-        aliases = json.loads(raw.get(_ALIAS_KEY, "{}"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{str(path)!r}: the seqnets metadata is not valid JSON ({err})") from None
+    metadata = _parse_json(raw[_META_KEY], path, "the seqnets metadata")
+    aliases = _parse_json(raw.get(_ALIAS_KEY, "{}"), path, "the table of tied weights")
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{str(path)!r}: the seqnets metadata is a JSON {type(metadata).__name__}, expected an object")
+    tensors = set(header) - {"__metadata__"}
+    if not isinstance(aliases, dict) or not all(
+        isinstance(alias, str) and alias not in tensors and kept in tensors for alias, kept in aliases.items()
+    ):
+        raise ValueError(
+            f"{str(path)!r}: the table of tied weights must map new names to tensors stored in the file, "
+            f"got {str(aliases)[:200]}"
+        )
     return metadata, aliases
 
 
@@ -324,8 +367,7 @@ def load(
     metadata, aliases = _decode_metadata(header, path)
     state = load_file(str(path), device=str(torch.device(map_location)))
     for alias, kept in aliases.items():
-        if kept in state:
-            state[alias] = state[kept]
+        state[alias] = state[kept]
 
     expected = model.state_dict()
     missing = sorted(k for k in expected if k not in state)
