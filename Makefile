@@ -11,7 +11,7 @@ REQ_HASH := $(shell cat requirements.txt constraints.txt companion/pyproject.tom
 STAMP  := $(VENV)/.installed-$(REQ_HASH)
 JB_BUILD := $(BIN)/jupyter-book build --all --warningiserror --nitpick --keep-going .
 
-.PHONY: book test lab clean setup unit notebooks build browser
+.PHONY: book test lab clean setup lint unit notebooks build browser
 
 setup: $(STAMP)
 
@@ -31,7 +31,13 @@ build: setup
 # One thread for tests and the build: the models are small, and a second thread only adds
 # synchronisation overhead (10-30x slower when another process shares the cores).
 unit: setup
-	OMP_NUM_THREADS=1 $(BIN)/pytest tests -m "not browser"
+	OMP_NUM_THREADS=1 $(BIN)/pytest tests companion/src/seqnets --doctest-modules -m "not browser"
+
+# Lint, format and types of the package and the tests (settings in companion/pyproject.toml).
+lint: setup
+	$(BIN)/ruff check --config companion/pyproject.toml companion/src tests
+	$(BIN)/ruff format --check --config companion/pyproject.toml companion/src tests
+	cd companion && ../$(BIN)/mypy
 
 notebooks: setup
 	OMP_NUM_THREADS=1 $(BIN)/pytest --nbval-lax --nbval-current-env -p no:cacheprovider chapters
@@ -39,9 +45,10 @@ notebooks: setup
 browser: setup
 	$(BIN)/pytest tests -m browser
 
-# Unit tests and hygiene, then every notebook under nbval, then the strict HTML build,
-# then the built pages in headless Chromium.
+# Lint and types, unit tests (with the package's doctests) and hygiene, then every notebook under
+# nbval, then the strict HTML build, then the built pages in headless Chromium.
 test: setup
+	$(MAKE) lint
 	$(MAKE) unit
 	$(MAKE) notebooks
 	$(MAKE) build

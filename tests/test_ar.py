@@ -195,15 +195,6 @@ def test_predict_and_forecast_bad_input(spots):
         model.forecast(5, history=[1.0, np.nan, 2.0])
 
 
-def test_docstring_examples_run():
-    import doctest
-
-    import seqnets.models.ar as module
-
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
-
-
 def test_armodel_constructor_validates():
     with pytest.raises(ValueError, match=r"history: expected at least 2 time steps, got 1"):
         ARModel(intercept=0.0, coef=[0.5, 0.1], sigma2=1.0, nobs=10, history=[1.0])

@@ -13,11 +13,9 @@ import http.server
 import os
 import shutil
 import threading
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-
 from test_book import ROOT, toc_files
 
 pytestmark = pytest.mark.browser
@@ -69,7 +67,10 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def browser():
     _need(CHROMIUM is not None, "Chromium not found: install Debian's `chromium` package to run the browser test")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        _need(False, "playwright is not installed: `pip install playwright` (it drives the system's Chromium)")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
@@ -106,7 +107,11 @@ def pages() -> list[str]:
 def test_page_renders_offline(server, page, path):
     response = page.goto(f"{server}/{path}", wait_until="load")
     assert response is not None and response.ok, f"{path}: HTTP {response.status if response else 'no response'}"
-    assert page.title(), f"{path}: page has no title"
+    heading = page.locator("main h1").first.inner_text().strip().rstrip("#").strip()
+    assert heading, f"{path}: the page has no heading"
+    assert heading in page.title(), f"{path}: title {page.title()!r} does not name the heading {heading!r}"
+    text = page.locator("main").first.inner_text()
+    assert len(text) > 200, f"{path}: the page's main text is only {len(text)} characters"
 
     # images: every <img> finished loading and has a size
     broken = page.evaluate(
@@ -138,12 +143,18 @@ def test_search_answers(server, page):
     assert not page.outside, f"search page requests tried to leave the machine: {page.outside}"
 
 
-def test_math_renders_in_a_screenshot(server, page, tmp_path):
-    """A screenshot of chapter 1 with rendered math is written to _build/screenshots for a human look."""
+def test_math_renders_in_a_screenshot(server, page):
+    """A screenshot of chapter 1 with rendered display math, written to _build/screenshots for a
+    human to look at; the check is that the display equations were typeset (not left as TeX)."""
     page.goto(f"{server}/chapters/01_autoregression.html", wait_until="load")
     page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20_000)
     page.evaluate("() => MathJax.startup.promise")
+    display = page.locator('mjx-container[display="true"]')
+    assert display.count() > 0, "chapter 1 has display equations, but none was typeset"
+    assert page.locator("div.math").first.inner_text().find("\\frac") < 0, "raw TeX is still visible"
     out = ROOT / "_build" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(out / "01_autoregression.png"), full_page=False)
-    assert page.locator("mjx-container").count() > 0
+    shot = out / "01_autoregression.png"
+    display.first.scroll_into_view_if_needed()
+    page.screenshot(path=str(shot), full_page=False)
+    assert shot.stat().st_size > 10_000, f"{shot} is suspiciously small"

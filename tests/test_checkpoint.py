@@ -60,7 +60,15 @@ def assert_same_state(a: nn.Module, b: nn.Module) -> None:
 
 def test_round_trip_with_metadata(tmp_path):
     model = trained_small(0)
-    metadata = {"hidden": 3, "lr": 1e-3, "name": "small", "history": {"loss": [1.0, 0.5]}, "pair": (1, 2), "ok": True, "none": None}
+    metadata = {
+        "hidden": 3,
+        "lr": 1e-3,
+        "name": "small",
+        "history": {"loss": [1.0, 0.5]},
+        "pair": (1, 2),
+        "ok": True,
+        "none": None,
+    }
     path = save(model, tmp_path / "small.safetensors", metadata=metadata)
     assert path == tmp_path / "small.safetensors" and path.is_file()
     fresh = trained_small(1)
@@ -135,7 +143,9 @@ def test_a_safetensors_file_from_elsewhere_loads(tmp_path):
 
 def test_missing_and_unexpected_keys_raise(tmp_path):
     path = save(nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2)), tmp_path / "two.safetensors")
-    with pytest.raises(ValueError, match=r"does not match the model: missing keys \[\], unexpected keys \['1.bias', '1.weight'\]"):
+    with pytest.raises(
+        ValueError, match=r"does not match the model: missing keys \[\], unexpected keys \['1.bias', '1.weight'\]"
+    ):
         load(nn.Sequential(nn.Linear(2, 2)), path)
     with pytest.raises(ValueError, match=r"missing keys \['2.bias', '2.weight'\]"):
         load(nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2), nn.Linear(2, 2)), path)
@@ -148,9 +158,13 @@ def test_missing_and_unexpected_keys_raise(tmp_path):
 def test_metadata_must_be_json(tmp_path):
     model = nn.Linear(2, 2)
     target = tmp_path / "m.safetensors"
-    with pytest.raises(TypeError, match=r"metadata\['epochs'\]: int64 is not JSON-serialisable; convert it with .item\(\)"):
+    with pytest.raises(
+        TypeError, match=r"metadata\['epochs'\]: int64 is not JSON-serialisable; convert it with .item\(\)"
+    ):
         save(model, target, metadata={"epochs": np.int64(3)})
-    with pytest.raises(TypeError, match=r"metadata\['w'\]\[1\]: Tensor is not JSON-serialisable; convert it with .tolist\(\)"):
+    with pytest.raises(
+        TypeError, match=r"metadata\['w'\]\[1\]: Tensor is not JSON-serialisable; convert it with .tolist\(\)"
+    ):
         save(model, target, metadata={"w": [1, torch.ones(2)]})
     with pytest.raises(TypeError, match="keys must be strings"):
         save(model, target, metadata={1: "a"})
@@ -199,7 +213,10 @@ def test_pickle_file_is_refused_and_never_unpickled(tmp_path):
     path = tmp_path / "model.safetensors"
     with path.open("wb") as f:
         pickle.dump({"weight": Payload(target)}, f, protocol=pickle.HIGHEST_PROTOCOL)
-    with pytest.raises(ValueError, match=r"model.safetensors' is not a safetensors checkpoint: it looks like a Python pickle \(protocol 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"model.safetensors' is not a safetensors checkpoint: it looks like a Python pickle \(protocol 5\)",
+    ):
         load(nn.Linear(2, 2), path)
     with pytest.raises(ValueError, match="Python pickle"):
         load_metadata(path)
@@ -223,7 +240,10 @@ def test_truncated_and_corrupt_files_are_refused(tmp_path):
     n = int.from_bytes(raw[:8], "little")
     cases = {
         "tail.safetensors": (raw[:-3], r"tail.safetensors' is truncated or corrupt: tensor"),
-        "header.safetensors": (raw[: 8 + n // 2], r"header.safetensors' is truncated or not a safetensors checkpoint: its header claims"),
+        "header.safetensors": (
+            raw[: 8 + n // 2],
+            r"header.safetensors' is truncated or not a safetensors checkpoint: its header claims",
+        ),
         "tiny.safetensors": (raw[:5], r"tiny.safetensors' is not a safetensors checkpoint: only 5 bytes"),
         "empty.safetensors": (b"", r"only 0 bytes"),
         "longer.safetensors": (raw + b"\0" * 4, r"is corrupt: the tensors use"),
@@ -256,20 +276,45 @@ def test_hostile_headers_get_a_value_error_naming_the_file(tmp_path):
     f32 = {"dtype": "F32", "shape": [2]}
     cases = {
         "deep": ("[" * 100_000 + "]" * 100_000, b"", "nested too deeply"),
-        "overlap": ({"a": {**f32, "data_offsets": [0, 8]}, "b": {**f32, "data_offsets": [4, 12]}}, bytes(12),
-                    r"tensor 'b' \(bytes 4..12\) overlaps the tensor before it"),
-        "gap": ({"a": {**f32, "data_offsets": [0, 8]}, "b": {**f32, "data_offsets": [12, 20]}}, bytes(20),
-                r"leaves a gap at byte 8"),
-        "duplicate": ('{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, '
-                      '"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}', bytes(8), "key 'a' twice"),
-        "bool-shape": ({"a": {"dtype": "F32", "shape": [True, 2], "data_offsets": [0, 8]}}, bytes(8),
-                       "not a valid tensor description"),
-        "aliases-type": ({"__metadata__": {"seqnets": "{}", "seqnets_aliases": "[1, 2]"},
-                          "a": {**f32, "data_offsets": [0, 8]}}, bytes(8), "table of tied weights must map"),
-        "aliases-target": ({"__metadata__": {"seqnets": "{}", "seqnets_aliases": '{"b": "missing"}'},
-                            "a": {**f32, "data_offsets": [0, 8]}}, bytes(8), "table of tied weights must map"),
-        "metadata-deep": ({"__metadata__": {"seqnets": "[" * 100_000 + "]" * 100_000},
-                           "a": {**f32, "data_offsets": [0, 8]}}, bytes(8), "seqnets metadata is nested too deeply"),
+        "overlap": (
+            {"a": {**f32, "data_offsets": [0, 8]}, "b": {**f32, "data_offsets": [4, 12]}},
+            bytes(12),
+            r"tensor 'b' \(bytes 4..12\) overlaps the tensor before it",
+        ),
+        "gap": (
+            {"a": {**f32, "data_offsets": [0, 8]}, "b": {**f32, "data_offsets": [12, 20]}},
+            bytes(20),
+            r"leaves a gap at byte 8",
+        ),
+        "duplicate": (
+            '{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, '
+            '"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}',
+            bytes(8),
+            "key 'a' twice",
+        ),
+        "bool-shape": (
+            {"a": {"dtype": "F32", "shape": [True, 2], "data_offsets": [0, 8]}},
+            bytes(8),
+            "not a valid tensor description",
+        ),
+        "aliases-type": (
+            {"__metadata__": {"seqnets": "{}", "seqnets_aliases": "[1, 2]"}, "a": {**f32, "data_offsets": [0, 8]}},
+            bytes(8),
+            "table of tied weights must map",
+        ),
+        "aliases-target": (
+            {
+                "__metadata__": {"seqnets": "{}", "seqnets_aliases": '{"b": "missing"}'},
+                "a": {**f32, "data_offsets": [0, 8]},
+            },
+            bytes(8),
+            "table of tied weights must map",
+        ),
+        "metadata-deep": (
+            {"__metadata__": {"seqnets": "[" * 100_000 + "]" * 100_000}, "a": {**f32, "data_offsets": [0, 8]}},
+            bytes(8),
+            "seqnets metadata is nested too deeply",
+        ),
     }
     for name, (header, data, message) in cases.items():
         path = tmp_path / f"{name}.safetensors"

@@ -70,7 +70,10 @@ def test_causal_conv_equals_the_sum_formula():
     x = torch.randn(1, 2, length)
     w, b = conv.weight[0], conv.bias[0]  # (C_in, k), ()
     expected = torch.stack(
-        [b + sum((w[:, k - 1 - j] * x[0, :, t - j * d]).sum() for j in range(k) if t - j * d >= 0) for t in range(length)]
+        [
+            b + sum((w[:, k - 1 - j] * x[0, :, t - j * d]).sum() for j in range(k) if t - j * d >= 0)
+            for t in range(length)
+        ]
     )
     torch.testing.assert_close(conv(x)[0, 0], expected)
 

@@ -158,8 +158,15 @@ def test_read_cifar10_python3_batch(tmp_path):
     data, labels = cifar_batch()
     path = tmp_path / "data_batch_1"
     with path.open("wb") as f:  # what pickle.dump writes today (protocol 4)
-        pickle.dump({b"batch_label": b"training batch 1 of 5", b"labels": labels, b"data": data,
-                     b"filenames": [b"a.png"] * len(labels)}, f)
+        pickle.dump(
+            {
+                b"batch_label": b"training batch 1 of 5",
+                b"labels": labels,
+                b"data": data,
+                b"filenames": [b"a.png"] * len(labels),
+            },
+            f,
+        )
     check_images(*read_cifar10(path), data, labels)
 
 

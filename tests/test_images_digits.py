@@ -65,7 +65,7 @@ def test_stratified_split_seed() -> None:
     a = stratified_split(y, test=0.25, seed=1)
     b = stratified_split(torch.from_numpy(y), test=0.25, seed=1)  # tensors accepted
     c = stratified_split(y, test=0.25, seed=2)
-    for p, q in zip(a, b):
+    for p, q in zip(a, b, strict=True):
         np.testing.assert_array_equal(p, q)
     assert not np.array_equal(a[2], c[2])
 

@@ -103,7 +103,7 @@ def test_gradients_agree(a_shape):
         (h * torch.linspace(-1, 1, 37)[None, :, None]).sum().backward()
         grads[method] = [leaf.grad for leaf in leaves]
     for method, g in grads.items():
-        for got, want in zip(g, grads["loop"]):
+        for got, want in zip(g, grads["loop"], strict=True):
             torch.testing.assert_close(got, want, atol=1e-10, rtol=1e-8, msg=method)
 
 
@@ -136,7 +136,11 @@ def test_dtype_promotion():
     [
         ({"method": "cumsum"}, ValueError, r"method: expected one of \('loop', 'scan', 'fft'\), got 'cumsum'"),
         ({"method": "fft", "a": torch.rand(2, 5, 3)}, ValueError, "a: method 'fft' needs a time-invariant a"),
-        ({"b": torch.zeros(5, 3)}, ValueError, r"b: expected a 3-D tensor \(batch, time, features\), got shape \(5, 3\)"),
+        (
+            {"b": torch.zeros(5, 3)},
+            ValueError,
+            r"b: expected a 3-D tensor \(batch, time, features\), got shape \(5, 3\)",
+        ),
         ({"b": torch.zeros(2, 5, 3, dtype=torch.long)}, TypeError, "b: expected a floating-point or complex tensor"),
         ({"a": [0.5, 0.5, 0.5]}, TypeError, "a: expected a torch.Tensor, got list"),
         ({"a": torch.rand(4)}, ValueError, r"a: expected a tensor broadcastable to b's shape"),

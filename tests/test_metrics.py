@@ -61,7 +61,7 @@ def test_precision_recall_f1_matches_sklearn_default_labels(seed, average):
     y_true, y_pred = random_labels(seed)
     expected = skm.precision_recall_fscore_support(y_true, y_pred, average=average, zero_division=0)[:3]
     got = precision_recall_f1(y_true, y_pred, average=average)
-    for g, e in zip(got, expected):
+    for g, e in zip(got, expected, strict=True):
         np.testing.assert_allclose(g, e, atol=1e-12)
     if average is not None:
         assert all(isinstance(v, float) for v in got)
@@ -75,7 +75,7 @@ def test_precision_recall_f1_with_num_classes_includes_absent_classes(seed, aver
     labels = list(range(8))
     expected = skm.precision_recall_fscore_support(y_true, y_pred, labels=labels, average=average, zero_division=0)[:3]
     got = precision_recall_f1(torch.as_tensor(y_true), torch.as_tensor(y_pred), average=average, num_classes=8)
-    for g, e in zip(got, expected):
+    for g, e in zip(got, expected, strict=True):
         np.testing.assert_allclose(g, e, atol=1e-12)
     if average is None:
         assert got[0].shape == (8,) and got[1][7] == 0 and got[2][4] == 0
@@ -139,7 +139,9 @@ def test_rmse_and_mae_match_sklearn():
     y, yhat = rng.normal(size=(50, 3)), rng.normal(size=(50, 3))
     assert rmse(y, yhat) == pytest.approx(math.sqrt(skm.mean_squared_error(y.ravel(), yhat.ravel())))
     assert mae(y, yhat) == pytest.approx(skm.mean_absolute_error(y.ravel(), yhat.ravel()))
-    assert rmse(torch.as_tensor(y), torch.as_tensor(yhat, dtype=torch.float32)) == pytest.approx(rmse(y, yhat), rel=1e-6)
+    assert rmse(torch.as_tensor(y), torch.as_tensor(yhat, dtype=torch.float32)) == pytest.approx(
+        rmse(y, yhat), rel=1e-6
+    )
     assert rmse([1.0, 2.0], [1.0, 4.0]) == pytest.approx(math.sqrt(2.0))
     assert mae([1.0, 2.0], [1.0, 4.0]) == 1.0
     assert isinstance(rmse(y, yhat), float)
@@ -193,7 +195,15 @@ def reference_levenshtein(a, b):
 
 @pytest.mark.parametrize(
     "a, b, expected",
-    [("kitten", "sitting", 3), ("", "abc", 3), ("abc", "", 3), ("", "", 0), ("flaw", "lawn", 2), ("abc", "abc", 0), ("ab", "ba", 2)],
+    [
+        ("kitten", "sitting", 3),
+        ("", "abc", 3),
+        ("abc", "", 3),
+        ("", "", 0),
+        ("flaw", "lawn", 2),
+        ("abc", "abc", 0),
+        ("ab", "ba", 2),
+    ],
 )
 def test_edit_distance_known_cases(a, b, expected):
     assert edit_distance(a, b) == expected

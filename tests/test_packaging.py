@@ -6,7 +6,6 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 from test_book import ROOT
 
@@ -15,11 +14,22 @@ SRC = ROOT / "companion" / "src" / "seqnets"
 
 def test_wheel_contains_every_module_and_the_typing_marker(tmp_path):
     # build from a copy: setuptools writes build/ and *.egg-info next to the sources it builds
-    project = shutil.copytree(ROOT / "companion", tmp_path / "companion",
-                              ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    project = shutil.copytree(
+        ROOT / "companion", tmp_path / "companion", ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+    )
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
-         "--wheel-dir", str(tmp_path), str(project)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "--wheel-dir",
+            str(tmp_path),
+            str(project),
+        ],
         check=True,
     )
     (wheel,) = tmp_path.glob("seqnets-*.whl")

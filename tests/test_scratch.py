@@ -8,7 +8,7 @@ from torch import nn
 
 from seqnets.models.scratch import GRUCell, LSTMCell, Recurrent, RNNCell
 
-I, H, B, T = 3, 5, 4, 7
+I, H, B, T = 3, 5, 4, 7  # noqa: E741 (the input size, as in the equations)
 
 # (ours, torch cell, torch layer, extra kwargs)
 KINDS = {
@@ -43,9 +43,7 @@ def flat(state) -> list[torch.Tensor]:
 def test_parameter_names_shapes_and_init_match_torch(kind: str) -> None:
     ours_cls, theirs_cls, _, kw = KINDS[kind]
     ours, theirs = ours_cls(I, H, **kw), theirs_cls(I, H, **kw)
-    assert {k: v.shape for k, v in ours.state_dict().items()} == {
-        k: v.shape for k, v in theirs.state_dict().items()
-    }
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in theirs.state_dict().items()}
     bound = 1 / H**0.5
     big = ours_cls(I, 400, **kw)  # enough draws to see the whole interval
     for p in big.parameters():
@@ -61,10 +59,10 @@ def test_cell_matches_torch_cell(kind: str, bias: bool) -> None:
     ours, theirs = make_pair(kind, bias)
     x = torch.randn(B, I)
     state = random_state(kind)
-    for got, want in zip(flat(ours(x, state)), flat(theirs(x, state))):
+    for got, want in zip(flat(ours(x, state)), flat(theirs(x, state)), strict=True):
         torch.testing.assert_close(got, want, atol=1e-6, rtol=0)
     # state=None means zeros
-    for got, want in zip(flat(ours(x)), flat(theirs(x))):
+    for got, want in zip(flat(ours(x)), flat(theirs(x)), strict=True):
         torch.testing.assert_close(got, want, atol=1e-6, rtol=0)
 
 
@@ -78,7 +76,7 @@ def test_cell_gradients_match_torch(kind: str) -> None:
     sum((s * w).sum() for s in flat(ours(x, state))).backward()
     sum((s * w).sum() for s in flat(theirs(x2, state))).backward()
     torch.testing.assert_close(x.grad, x2.grad, atol=1e-10, rtol=0)
-    for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
+    for (name, p), q in zip(ours.named_parameters(), theirs.parameters(), strict=True):
         torch.testing.assert_close(p.grad, q.grad, atol=1e-10, rtol=0, msg=name)
 
 
@@ -102,7 +100,7 @@ def test_recurrent_matches_torch_layer(kind: str, bias: bool) -> None:
     want_out, want_final = layer(x, torch_state if kind == "lstm" else torch_state[0])
     assert out.shape == (B, T, H)
     torch.testing.assert_close(out, want_out, atol=1e-6, rtol=0)
-    for got, want in zip(flat(final), flat(want_final)):
+    for got, want in zip(flat(final), flat(want_final), strict=True):
         torch.testing.assert_close(got, want[0], atol=1e-6, rtol=0)
     # zero initial state
     out0, _ = ours(x)
@@ -132,7 +130,7 @@ def test_state_passing_splits_a_sequence(kind: str) -> None:
     first, mid = ours(x[:, :3])
     second, final2 = ours(x[:, 3:], mid)
     torch.testing.assert_close(torch.cat([first, second], dim=1), whole)
-    for a, b in zip(flat(final), flat(final2)):
+    for a, b in zip(flat(final), flat(final2), strict=True):
         torch.testing.assert_close(a, b)
     # the state really is used: a different start gives different outputs
     other, _ = ours(x[:, 3:], random_state(kind))

@@ -257,12 +257,3 @@ def test_standardizer_refuses_constant_and_bad_input():
     s = Standardizer().fit(np.random.default_rng(0).normal(size=(10, 3)))
     with pytest.raises(ValueError, match=r"x: expected a last axis of 3 features \(as fitted\), got shape \(10, 2\)"):
         s.transform(np.zeros((10, 2)))
-
-
-def test_docstring_examples_run():
-    import doctest
-
-    import seqnets.data.series as module
-
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0

@@ -102,7 +102,16 @@ def test_dataloader_input_and_evaluate_agree_with_tuple():
     x, y = linear_data(100)
     loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
     model = nn.Linear(3, 1)
-    history = fit(model, loader, loss_fn=nn.MSELoss(), epochs=30, lr=0.05, val_data=DataLoader(TensorDataset(x, y), batch_size=7), progress=False, seed=1)
+    history = fit(
+        model,
+        loader,
+        loss_fn=nn.MSELoss(),
+        epochs=30,
+        lr=0.05,
+        val_data=DataLoader(TensorDataset(x, y), batch_size=7),
+        progress=False,
+        seed=1,
+    )
     assert history.train_loss[-1] < 0.01 * history.train_loss[0]
     from_loader = evaluate(model, DataLoader(TensorDataset(x, y), batch_size=7), loss_fn=nn.MSELoss())["loss"]
     from_tuple = evaluate(model, (x, y), loss_fn=nn.MSELoss(), batch_size=1000)["loss"]
@@ -212,8 +221,17 @@ def _one_sgd_step(clip):
     nn.MSELoss()(reference(x), 100 * y).backward()
     grad = torch.cat([p.grad.flatten() for p in reference.parameters()])
     before = torch.cat([p.detach().flatten() for p in model.parameters()])
-    fit(model, (x, 100 * y), loss_fn=nn.MSELoss(), epochs=1, batch_size=32, shuffle=False,
-        optimizer=lambda p: torch.optim.SGD(p, lr=1.0), clip_grad_norm=clip, progress=False)
+    fit(
+        model,
+        (x, 100 * y),
+        loss_fn=nn.MSELoss(),
+        epochs=1,
+        batch_size=32,
+        shuffle=False,
+        optimizer=lambda p: torch.optim.SGD(p, lr=1.0),
+        clip_grad_norm=clip,
+        progress=False,
+    )
     after = torch.cat([p.detach().flatten() for p in model.parameters()])
     return before - after, grad
 
@@ -247,8 +265,18 @@ def test_early_stopping_stops_and_restores_the_best_weights():
         model.bias.fill_(0.3)
     snapshots: list[dict[str, torch.Tensor]] = []
     history = fit(
-        model, (x, y), loss_fn=nn.MSELoss(), epochs=100, lr=0.01, batch_size=16, optimizer="sgd",
-        val_data=(xv, yv), patience=3, metrics={"snap": snapshot_metric(snapshots, model)}, progress=False, seed=0,
+        model,
+        (x, y),
+        loss_fn=nn.MSELoss(),
+        epochs=100,
+        lr=0.01,
+        batch_size=16,
+        optimizer="sgd",
+        val_data=(xv, yv),
+        patience=3,
+        metrics={"snap": snapshot_metric(snapshots, model)},
+        progress=False,
+        seed=0,
     )
     best = history.best_epoch
     assert 1 < best < history.epochs_run < 100
@@ -266,8 +294,18 @@ def test_restore_best_false_keeps_the_last_weights():
     xv, yv = linear_data(64, seed=1, slope=1.0)
     model = nn.Linear(3, 1)
     snapshots: list[dict[str, torch.Tensor]] = []
-    history = fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=20, lr=0.01, optimizer="sgd", val_data=(xv, yv),
-                  metrics={"snap": snapshot_metric(snapshots, model)}, restore_best=False, progress=False)
+    history = fit(
+        model,
+        (x, y),
+        loss_fn=nn.MSELoss(),
+        epochs=20,
+        lr=0.01,
+        optimizer="sgd",
+        val_data=(xv, yv),
+        metrics={"snap": snapshot_metric(snapshots, model)},
+        restore_best=False,
+        progress=False,
+    )
     assert history.best_epoch < 20
     assert states_equal(state_copy(model), snapshots[-1])
 
@@ -301,8 +339,17 @@ def test_nan_loss_stops_warns_and_restores_best_weights():
     model = NaNAfter(bad_call=11)  # 4 batches per epoch: epoch 3, batch 3
     snapshots: list[dict[str, torch.Tensor]] = []
     with pytest.warns(RuntimeWarning, match=r"epoch 3, batch 3 of 4") as record:
-        history = fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=10, lr=0.05, batch_size=16, val_data=(x, y),
-                      metrics={"snap": snapshot_metric(snapshots, model)}, progress=False)
+        history = fit(
+            model,
+            (x, y),
+            loss_fn=nn.MSELoss(),
+            epochs=10,
+            lr=0.05,
+            batch_size=16,
+            val_data=(x, y),
+            metrics={"snap": snapshot_metric(snapshots, model)},
+            progress=False,
+        )
     message = str(record[0].message)
     assert history.stop_reason == message
     assert "nan" in message and "lr=0.05" in message and "clip_grad_norm" in message
@@ -369,7 +416,9 @@ def test_nan_validation_loss_stops_and_keeps_the_last_good_epoch():
     model = nn.Linear(3, 1)
     initial = state_copy(model)
     xv[5, 0] = float("nan")
-    with pytest.warns(RuntimeWarning, match=r"stopped at epoch 1, the validation loss is nan; .* Restored the initial weights"):
+    with pytest.warns(
+        RuntimeWarning, match=r"stopped at epoch 1, the validation loss is nan; .* Restored the initial weights"
+    ):
         history = fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=3, val_data=(xv, y), progress=False)
     assert history.epochs_run == 1 and history.best_epoch is None
     assert states_equal(state_copy(model), initial)
@@ -380,7 +429,9 @@ def test_exploding_lr_is_stopped_with_finite_weights():
     x, y = linear_data(64)
     model = nn.Sequential(nn.Linear(3, 8), nn.Linear(8, 1))
     with pytest.warns(RuntimeWarning, match="lower learning rate"):
-        history = fit(model, (x, 1e3 * y), loss_fn=nn.MSELoss(), epochs=50, lr=10.0, optimizer="sgd", batch_size=8, progress=False)
+        history = fit(
+            model, (x, 1e3 * y), loss_fn=nn.MSELoss(), epochs=50, lr=10.0, optimizer="sgd", batch_size=8, progress=False
+        )
     assert history.epochs_run < 50
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
@@ -415,7 +466,9 @@ def test_seed_also_fixes_dataloader_shuffling():
     losses = []
     for seed in (5, 5, 6):
         loader = DataLoader(TensorDataset(x, y), batch_size=8, shuffle=True)
-        losses.append(fit(copy.deepcopy(base), loader, loss_fn=nn.MSELoss(), epochs=2, seed=seed, progress=False).train_loss)
+        losses.append(
+            fit(copy.deepcopy(base), loader, loss_fn=nn.MSELoss(), epochs=2, seed=seed, progress=False).train_loss
+        )
     assert losses[0] == losses[1] and losses[0] != losses[2]
 
 
@@ -446,7 +499,9 @@ def test_progress_bar_shows_losses_and_can_be_disabled(capsys):
 
 
 def test_history_repr_is_short_and_informative():
-    history = History(train_loss=[1.0, 0.5], val_loss=[1.2, 0.7], best_epoch=2, epochs_run=2, stop_reason="completed all 2 epochs")
+    history = History(
+        train_loss=[1.0, 0.5], val_loss=[1.2, 0.7], best_epoch=2, epochs_run=2, stop_reason="completed all 2 epochs"
+    )
     text = repr(history)
     assert "best_epoch=2" in text and "val_loss=0.7" in text and "completed all 2 epochs" in text
     assert "\n" not in text and len(text) < 200
@@ -499,13 +554,17 @@ def test_bad_data(setup):
     model, x, y = setup
     with pytest.raises(ValueError, match=r"train_data: x and y must have the same number of samples .* 16 and 15"):
         fit(model, (x, y[:15]), loss_fn=nn.MSELoss(), epochs=1)
-    with pytest.raises(TypeError, match=r"train_data x: expected a torch.Tensor, got ndarray; convert it with torch.as_tensor"):
+    with pytest.raises(
+        TypeError, match=r"train_data x: expected a torch.Tensor, got ndarray; convert it with torch.as_tensor"
+    ):
         fit(model, (x.numpy(), y), loss_fn=nn.MSELoss(), epochs=1)
     with pytest.raises(TypeError, match="train_data: expected a DataLoader or a tuple"):
         fit(model, x, loss_fn=nn.MSELoss(), epochs=1)
     with pytest.raises(TypeError, match="val_data: expected a DataLoader or a tuple"):
         fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=1, val_data=(x, y, y))
-    with pytest.raises(ValueError, match=r"train_data x: the tensors have different numbers of samples \(first dimensions \[16, 15\]\)"):
+    with pytest.raises(
+        ValueError, match=r"train_data x: the tensors have different numbers of samples \(first dimensions \[16, 15\]\)"
+    ):
         fit(model, ((x, x[:15]), y), loss_fn=nn.MSELoss(), epochs=1)
     with pytest.raises(TypeError, match=r"train_data x\[1\]: expected a torch.Tensor, got list"):
         fit(model, ((x, [1]), y), loss_fn=nn.MSELoss(), epochs=1)
@@ -566,8 +625,17 @@ def test_metrics_take_targets_first_like_seqnets_metrics():
     x = torch.randn(64, 3)
     y = (x[:, 0] > 0).long()
     model = nn.Linear(3, 2)
-    history = fit(model, (x, y), loss_fn=nn.CrossEntropyLoss(), epochs=30, lr=0.1, val_data=(x, y),
-                  metrics={"accuracy": accuracy}, progress=False, seed=0)
+    history = fit(
+        model,
+        (x, y),
+        loss_fn=nn.CrossEntropyLoss(),
+        epochs=30,
+        lr=0.1,
+        val_data=(x, y),
+        metrics={"accuracy": accuracy},
+        progress=False,
+        seed=0,
+    )
     assert history.metrics["accuracy"][-1] > 0.9
 
 
@@ -601,8 +669,15 @@ def test_non_finite_weights_are_never_taken_as_best():
     model = nn.Linear(3, 1)
     # 4 batches per epoch: the 8th step is the last of epoch 2
     with pytest.warns(RuntimeWarning, match="weights became NaN or infinite") as record:
-        history = fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=3, batch_size=16,
-                      optimizer=lambda p: PoisonLastStep(p, poison_at=8), progress=False)
+        history = fit(
+            model,
+            (x, y),
+            loss_fn=nn.MSELoss(),
+            epochs=3,
+            batch_size=16,
+            optimizer=lambda p: PoisonLastStep(p, poison_at=8),
+            progress=False,
+        )
     assert history.best_epoch == 1
     assert all(torch.isfinite(p).all() for p in model.parameters())
     assert "Restored the weights of epoch 1" in str(record[0].message)
@@ -667,8 +742,16 @@ def test_plateau_scheduler_gets_the_monitored_loss():
             return super().step(metrics, *args, **kwargs)
 
     xv, yv = x, torch.zeros_like(y) + 100.0  # far from anything a bias in a few steps reaches
-    history = fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=4, lr=1e-6, val_data=(xv, yv), progress=False,
-                  scheduler=lambda opt: Recording(opt, mode="min", factor=0.5, patience=0, threshold=0.5))
+    history = fit(
+        model,
+        (x, y),
+        loss_fn=nn.MSELoss(),
+        epochs=4,
+        lr=1e-6,
+        val_data=(xv, yv),
+        progress=False,
+        scheduler=lambda opt: Recording(opt, mode="min", factor=0.5, patience=0, threshold=0.5),
+    )
     assert seen == pytest.approx(history.val_loss)
     # epoch 1 sets the best; each later flat epoch halves the rate for the next one
     assert history.lr == pytest.approx([1e-6, 1e-6, 0.5e-6, 0.25e-6])
@@ -681,13 +764,24 @@ def test_min_delta_ignores_small_improvements():
     x, y = linear_data(64)
     model = nn.Linear(3, 1)
     snapshots: list[dict[str, torch.Tensor]] = []
-    history = fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=20, lr=1e-3, val_data=(x, y), patience=2,
-                  min_delta=1e6, metrics={"snap": snapshot_metric(snapshots, model)}, progress=False)
+    history = fit(
+        model,
+        (x, y),
+        loss_fn=nn.MSELoss(),
+        epochs=20,
+        lr=1e-3,
+        val_data=(x, y),
+        patience=2,
+        min_delta=1e6,
+        metrics={"snap": snapshot_metric(snapshots, model)},
+        progress=False,
+    )
     assert history.val_loss[1] < history.val_loss[0], "the loss did improve, by less than min_delta"
     assert history.best_epoch == 1 and history.epochs_run == 3
     assert states_equal(state_copy(model), snapshots[0])
-    plain = fit(nn.Linear(3, 1), (x, y), loss_fn=nn.MSELoss(), epochs=3, lr=1e-3, val_data=(x, y),
-                patience=2, progress=False)
+    plain = fit(
+        nn.Linear(3, 1), (x, y), loss_fn=nn.MSELoss(), epochs=3, lr=1e-3, val_data=(x, y), patience=2, progress=False
+    )
     assert plain.best_epoch == 3, "without min_delta the same small improvements count"
 
 
@@ -704,8 +798,16 @@ def test_eval_batch_size_sets_the_validation_batches():
 
     x, y = linear_data(50)
     model = Sizes()
-    fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=1, batch_size=10, val_data=(x, y), eval_batch_size=20,
-        progress=False)
+    fit(
+        model,
+        (x, y),
+        loss_fn=nn.MSELoss(),
+        epochs=1,
+        batch_size=10,
+        val_data=(x, y),
+        eval_batch_size=20,
+        progress=False,
+    )
     assert model.eval_sizes == [20, 20, 10]
     model.eval_sizes.clear()
     fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=1, batch_size=10, val_data=(x, y), progress=False)

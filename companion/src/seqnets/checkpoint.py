@@ -111,7 +111,9 @@ def _flatten_state(model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str,
     storages: set[tuple[Any, ...]] = set()
     for name, value in model.state_dict(keep_vars=False).items():
         if not isinstance(value, torch.Tensor):
-            raise TypeError(f"model: state_dict entry {name!r} is a {type(value).__name__}, not a tensor; only tensors can be saved")
+            raise TypeError(
+                f"model: state_dict entry {name!r} is a {type(value).__name__}, not a tensor; only tensors can be saved"
+            )
         value = value.detach()
         if value.numel() == 0:
             tensors[name] = value.cpu().contiguous().clone()
@@ -236,7 +238,9 @@ def _check_tensor_entries(header: dict[str, Any], path: Path, data_size: int) ->
             and all(type(o) is int for o in entry["data_offsets"])
         )
         if not ok:
-            raise ValueError(f"{str(path)!r}: header entry {name!r} is not a valid tensor description: {str(entry)[:200]}")
+            raise ValueError(
+                f"{str(path)!r}: header entry {name!r} is not a valid tensor description: {str(entry)[:200]}"
+            )
         begin, end = entry["data_offsets"]
         if not 0 <= begin <= end or end > data_size:
             raise ValueError(
@@ -256,7 +260,9 @@ def _check_tensor_entries(header: dict[str, Any], path: Path, data_size: int) ->
             raise ValueError(f"{str(path)!r} is corrupt: tensor {name!r} (bytes {begin}..{end}) {problem}")
         position = end
     if position != data_size:
-        raise ValueError(f"{str(path)!r} is corrupt: the tensors use {position} bytes but the data section has {data_size}")
+        raise ValueError(
+            f"{str(path)!r} is corrupt: the tensors use {position} bytes but the data section has {data_size}"
+        )
 
 
 def _read_header(path: Path) -> dict[str, Any]:
@@ -291,7 +297,9 @@ def _read_header(path: Path) -> dict[str, Any]:
         raw = f.read(n)
     header = _parse_json(raw, path, "the header")
     if not isinstance(header, dict):
-        raise ValueError(f"{str(path)!r} is not a safetensors checkpoint: its header is a JSON {type(header).__name__}, not an object")
+        raise ValueError(
+            f"{str(path)!r} is not a safetensors checkpoint: its header is a JSON {type(header).__name__}, not an object"
+        )
     meta = header.get("__metadata__", {})
     if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
         raise ValueError(f"{str(path)!r}: header __metadata__ must map strings to strings")
@@ -377,7 +385,11 @@ def load(
             f"{str(path)!r} does not match the model: missing keys {missing}, unexpected keys {unexpected} "
             "(load with strict=False to load the keys both have)"
         )
-    wrong = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}" for k, v in expected.items() if k in state and state[k].shape != v.shape]
+    wrong = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
     if wrong:
         raise ValueError(f"{str(path)!r} does not match the model's shapes: " + "; ".join(wrong))
     model.load_state_dict({k: v for k, v in state.items() if k in expected}, strict=strict)

@@ -101,7 +101,9 @@ def _resolve_classes(true: np.ndarray, pred: np.ndarray, num_classes: int | None
     num_classes = check_positive_int(num_classes, "num_classes")
     if largest >= num_classes:
         which = "y_true" if true.max() >= num_classes else "y_pred"
-        raise ValueError(f"{which}: label {largest} is out of range for num_classes={num_classes} (labels 0..{num_classes - 1})")
+        raise ValueError(
+            f"{which}: label {largest} is out of range for num_classes={num_classes} (labels 0..{num_classes - 1})"
+        )
     return num_classes
 
 
@@ -127,7 +129,9 @@ def accuracy(y_true: Any, y_pred: Any, *, ignore_index: int | None = None) -> fl
     float
         In [0, 1].
     """
-    true, pred = _label_pair(y_true, y_pred) if ignore_index is None else _label_pair_ignoring(y_true, y_pred, ignore_index)
+    true, pred = (
+        _label_pair(y_true, y_pred) if ignore_index is None else _label_pair_ignoring(y_true, y_pred, ignore_index)
+    )
     return float(np.mean(true == pred))
 
 
@@ -377,8 +381,10 @@ def char_error_rate(references: Sequence[str], hypotheses: Sequence[str]) -> flo
             if not isinstance(s, str):
                 raise TypeError(f"{name}[{i}]: expected a str, got {type(s).__name__}")
     if len(references) != len(hypotheses):
-        raise ValueError(f"hypotheses: expected as many strings as references ({len(references)}), got {len(hypotheses)}")
+        raise ValueError(
+            f"hypotheses: expected as many strings as references ({len(references)}), got {len(hypotheses)}"
+        )
     total = sum(len(r) for r in references)
     if total == 0:
         raise ValueError("references: the total reference length is 0, so the error rate is undefined")
-    return sum(edit_distance(r, h) for r, h in zip(references, hypotheses)) / total
+    return sum(edit_distance(r, h) for r, h in zip(references, hypotheses, strict=True)) / total

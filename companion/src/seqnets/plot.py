@@ -230,7 +230,9 @@ def plot_confusion(
             for j in range(k):
                 v = values[i, j]
                 text = f"{v:.2f}" if normalize else (f"{int(v)}" if float(v).is_integer() else f"{v:.3g}")
-                ax.text(j, i, text, ha="center", va="center", fontsize=size, color="white" if v > threshold else "black")
+                ax.text(
+                    j, i, text, ha="center", va="center", fontsize=size, color="white" if v > threshold else "black"
+                )
     ax.set_xticks(range(k))
     ax.set_yticks(range(k))
     rotate = k > 6 and max(len(str(n)) for n in class_names) > 2
@@ -288,7 +290,7 @@ def plot_receptive_field(
 
     ax = _new_axes(ax, (8.0, 0.6 * len(dilations) + 1.6))
     layers = len(dilations)
-    active = [set() for _ in range(layers + 1)]
+    active: list[set[int]] = [set() for _ in range(layers + 1)]
     active[layers] = {length - 1}
     for layer in range(layers, 0, -1):  # follow the connections down from the chosen output
         d = dilations[layer - 1]

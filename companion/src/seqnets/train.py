@@ -22,7 +22,7 @@ import math
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -36,11 +36,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["History", "fit", "evaluate", "predict"]
 
-Batch = Union[torch.Tensor, tuple[torch.Tensor, ...]]
-Data = Union[DataLoader, tuple[Batch, Batch]]
+Batch = torch.Tensor | tuple[torch.Tensor, ...]
+Data = DataLoader | tuple[Batch, Batch]
 LossFn = Callable[[torch.Tensor, Any], torch.Tensor]
 MetricFn = Callable[[torch.Tensor, Any], float]
-OptimizerSpec = Union[str, torch.optim.Optimizer, Callable[[Any], torch.optim.Optimizer]]
+OptimizerSpec = str | torch.optim.Optimizer | Callable[[Any], torch.optim.Optimizer]
 
 _OPTIMIZERS = ("adam", "adamw", "sgd")
 
@@ -145,7 +145,9 @@ def _check_data(data: Any, name: str) -> Data:
     if isinstance(data, DataLoader):
         return data
     if not isinstance(data, (tuple, list)) or len(data) != 2:
-        what = f"a {type(data).__name__} of length {len(data)}" if isinstance(data, (tuple, list)) else type(data).__name__
+        what = (
+            f"a {type(data).__name__} of length {len(data)}" if isinstance(data, (tuple, list)) else type(data).__name__
+        )
         raise TypeError(f"{name}: expected a DataLoader or a tuple (x, y) of tensors, got {what}")
     x, y = data
     n_x = _check_part(x, f"{name} x")
@@ -175,7 +177,9 @@ def _to(part: Any, device: torch.device) -> Any:
 def _num_samples(part: Any) -> int:
     first = part[0] if isinstance(part, (tuple, list)) and part else part
     if not isinstance(first, torch.Tensor) or first.dim() == 0:
-        raise TypeError(f"batch: expected inputs as a tensor (or tuple of tensors) with a sample dimension, got {type(first).__name__}")
+        raise TypeError(
+            f"batch: expected inputs as a tensor (or tuple of tensors) with a sample dimension, got {type(first).__name__}"
+        )
     return int(first.shape[0])
 
 
@@ -193,7 +197,11 @@ def _batches(data: Data, batch_size: int, shuffle: bool, name: str) -> Iterator[
     if isinstance(data, DataLoader):
         for batch in data:
             if not isinstance(batch, (tuple, list)) or len(batch) != 2:
-                what = f"a {type(batch).__name__} of length {len(batch)}" if isinstance(batch, (tuple, list)) else type(batch).__name__
+                what = (
+                    f"a {type(batch).__name__} of length {len(batch)}"
+                    if isinstance(batch, (tuple, list))
+                    else type(batch).__name__
+                )
                 raise TypeError(f"{name}: the DataLoader must yield (inputs, targets) pairs, got {what}")
             yield batch[0], batch[1], _num_samples(batch[0])
         return
@@ -223,9 +231,7 @@ def _resolve_device(model: nn.Module, device: str | torch.device | None) -> torc
         device = torch.device(device)
         model.to(device)
         return device
-    for tensor in model.parameters():
-        return tensor.device
-    for tensor in model.buffers():
+    for tensor in (*model.parameters(), *model.buffers()):
         return tensor.device
     return torch.device("cpu")
 
@@ -262,7 +268,9 @@ def _check_metrics(metrics: Any) -> dict[str, MetricFn]:
         if key == "loss":
             raise ValueError("metrics: the name 'loss' is reserved for the loss")
         if not callable(fn):
-            raise TypeError(f"metrics[{key!r}]: expected a callable fn(targets, outputs) -> float, got {type(fn).__name__}")
+            raise TypeError(
+                f"metrics[{key!r}]: expected a callable fn(targets, outputs) -> float, got {type(fn).__name__}"
+            )
     return dict(metrics)
 
 
@@ -273,7 +281,9 @@ def _concat(parts: list[Any]) -> Any:
     try:
         return torch.cat(parts)
     except RuntimeError as err:
-        raise ValueError(f"metrics: cannot concatenate the batches to compute metrics on the whole set ({err})") from err
+        raise ValueError(
+            f"metrics: cannot concatenate the batches to compute metrics on the whole set ({err})"
+        ) from err
 
 
 def _metric_value(name: str, value: Any) -> float:
@@ -300,7 +310,9 @@ def _make_optimizer(
             return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
         if name == "sgd":
             return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
-        raise ValueError(f"optimizer: expected one of {_OPTIMIZERS} or a callable params -> Optimizer, got {optimizer!r}")
+        raise ValueError(
+            f"optimizer: expected one of {_OPTIMIZERS} or a callable params -> Optimizer, got {optimizer!r}"
+        )
     if callable(optimizer):
         made = optimizer(params)
         if not isinstance(made, torch.optim.Optimizer):
@@ -479,7 +491,11 @@ def _end_epoch(
 
 
 def _failure_message(epoch: int, problem: str, best_epoch: int | None, hint: str) -> str:
-    kept = f"the weights of epoch {best_epoch}" if best_epoch is not None else "the initial weights (no epoch finished cleanly)"
+    kept = (
+        f"the weights of epoch {best_epoch}"
+        if best_epoch is not None
+        else "the initial weights (no epoch finished cleanly)"
+    )
     return (
         f"stopped at epoch {epoch}, {problem}. Restored {kept}. {hint}gradient clipping "
         "(clip_grad_norm=1.0), or check the inputs and targets for NaN/inf."
@@ -607,10 +623,14 @@ def fit(
     """
     model = _check_model(model)
     if not callable(loss_fn):
-        raise TypeError(f"loss_fn: expected a callable loss_fn(outputs, targets) -> tensor, got {type(loss_fn).__name__}")
+        raise TypeError(
+            f"loss_fn: expected a callable loss_fn(outputs, targets) -> tensor, got {type(loss_fn).__name__}"
+        )
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
-    eval_batch_size = max(batch_size, 256) if eval_batch_size is None else check_positive_int(eval_batch_size, "eval_batch_size")
+    eval_batch_size = (
+        max(batch_size, 256) if eval_batch_size is None else check_positive_int(eval_batch_size, "eval_batch_size")
+    )
     lr = check_number(lr, "lr", low=0, low_open=True)
     weight_decay = check_number(weight_decay, "weight_decay", low=0)
     min_delta = check_number(min_delta, "min_delta", low=0)

@@ -159,7 +159,7 @@ def check_shape(x: Any, shape: Sequence[int | None], name: str = "x") -> torch.T
     check_tensor(x, name)
     shape = tuple(shape)
     got = tuple(x.shape)
-    if len(got) != len(shape) or any(s is not None and s != g for s, g in zip(shape, got)):
+    if len(got) != len(shape) or any(s is not None and s != g for s, g in zip(shape, got, strict=True)):
         want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
         raise ValueError(f"{name}: expected shape {want}, got {got}")
     return x
@@ -169,7 +169,7 @@ def seed_everything(seed: int) -> None:
     """Seed Python's, NumPy's and PyTorch's generators so that a CPU run repeats exactly."""
     seed = check_positive_int(seed, "seed", minimum=0)
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 (the legacy global generator is what old code draws from)
     torch.manual_seed(seed)  # also seeds CUDA generators
     os.environ["PYTHONHASHSEED"] = str(seed)  # for subprocesses; this interpreter's is fixed at start
 
@@ -237,7 +237,7 @@ class Timer:
         self.start: float | None = None
         self.elapsed: float = 0.0
 
-    def __enter__(self) -> "Timer":
+    def __enter__(self) -> Timer:
         self.start = time.perf_counter()
         return self
 

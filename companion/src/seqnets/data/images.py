@@ -237,11 +237,13 @@ def read_idx(path: str | os.PathLike, *, max_bytes: int = IDX_MAX_BYTES) -> np.n
 
 
 def _numpy_reconstruct() -> Any:
+    import importlib
+
     try:  # NumPy >= 2 keeps it in numpy._core; numpy.core is a deprecated alias
-        from numpy._core.multiarray import _reconstruct
+        module = importlib.import_module("numpy._core.multiarray")
     except ImportError:  # pragma: no cover - NumPy 1.x
-        from numpy.core.multiarray import _reconstruct
-    return _reconstruct
+        module = importlib.import_module("numpy.core.multiarray")
+    return module._reconstruct
 
 
 class _NdarrayName:
@@ -377,8 +379,19 @@ def read_cifar10(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
             batch = _ArrayPickleUnpickler(f, path, budget=path.stat().st_size).load()
         except pickle.UnpicklingError as err:
             message = str(err)  # either one of the unpickler's refusals, which name the file, or a broken stream
-            raise ValueError(message if message.startswith(str(path)) else f"{path}: truncated or corrupt pickle ({err})") from None
-        except (EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError, MemoryError, OverflowError) as err:
+            raise ValueError(
+                message if message.startswith(str(path)) else f"{path}: truncated or corrupt pickle ({err})"
+            ) from None
+        except (
+            EOFError,
+            ValueError,
+            TypeError,
+            KeyError,
+            IndexError,
+            AttributeError,
+            MemoryError,
+            OverflowError,
+        ) as err:
             raise ValueError(f"{path}: truncated or corrupt pickle ({type(err).__name__}: {err})") from None
     if not isinstance(batch, dict):
         raise ValueError(f"{path}: not a CIFAR-10 batch: expected a pickled dict, got {type(batch).__name__}")

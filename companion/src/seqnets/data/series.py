@@ -120,9 +120,7 @@ def check_series(
         If ``x`` has the wrong number of dimensions, is too short, or holds NaN or inf.
     """
     if isinstance(x, torch.Tensor):
-        raise TypeError(
-            f"{name}: expected a NumPy array, got a torch.Tensor; pass {name}.detach().cpu().numpy()"
-        )
+        raise TypeError(f"{name}: expected a NumPy array, got a torch.Tensor; pass {name}.detach().cpu().numpy()")
     try:
         arr = np.asarray(x)
     except Exception as err:  # ragged lists and the like
@@ -195,9 +193,7 @@ def sliding_windows(
     arr = check_series(series, "series", ndim=(1, 2))
     T = arr.shape[0]
     if T < window + horizon:
-        raise ValueError(
-            f"series: expected at least window + horizon = {window + horizon} time steps, got {T}"
-        )
+        raise ValueError(f"series: expected at least window + horizon = {window + horizon} time steps, got {T}")
     n = (T - window - horizon) // stride + 1
     starts = np.arange(n) * stride  # (N,)
     x_idx = starts[:, None] + np.arange(window)  # (N, window)
@@ -303,7 +299,9 @@ class Standardizer:
             if not x.is_floating_point():
                 x = x.double()
             if x.dim() < 1 or x.shape[0] == 0:
-                raise ValueError(f"{name}: expected a non-empty array with at least 1 dimension, got shape {tuple(x.shape)}")
+                raise ValueError(
+                    f"{name}: expected a non-empty array with at least 1 dimension, got shape {tuple(x.shape)}"
+                )
             if not bool(torch.isfinite(x).all()):
                 raise ValueError(f"{name}: expected finite values, got NaN or inf")
             return x
@@ -315,7 +313,7 @@ class Standardizer:
             raise ValueError(f"{name}: expected a non-empty array with at least 1 dimension, got shape {x.shape}")
         return check_series(x, name, ndim=x.ndim)
 
-    def fit(self, x: Any) -> "Standardizer":
+    def fit(self, x: Any) -> Standardizer:
         """Compute ``mean_`` and ``std_`` from ``x`` (the training data); returns ``self``.
 
         Raises ``ValueError`` if a feature is constant (zero standard deviation): dividing by it
@@ -351,15 +349,15 @@ class Standardizer:
 
     def transform(self, x: ArrayOrTensor) -> ArrayOrTensor:
         """Return ``(x - mean_) / std_``."""
-        x = self._check_input(x, "x")
-        mean, std = self._stats_like(x, "x")
-        return (x - mean) / std
+        checked = self._check_input(x, "x")
+        mean, std = self._stats_like(checked, "x")
+        return (checked - mean) / std
 
     def inverse_transform(self, z: ArrayOrTensor) -> ArrayOrTensor:
         """Return ``z * std_ + mean_``: undo :meth:`transform` (e.g. on a model's predictions)."""
-        z = self._check_input(z, "z")
-        mean, std = self._stats_like(z, "z")
-        return z * std + mean
+        checked = self._check_input(z, "z")
+        mean, std = self._stats_like(checked, "z")
+        return checked * std + mean
 
     def fit_transform(self, x: ArrayOrTensor) -> ArrayOrTensor:
         """``fit(x)`` then ``transform(x)``."""

@@ -264,4 +264,3 @@ def information_criteria(y: Any, max_p: int) -> dict[str, np.ndarray]:
         r = target - X @ b
         aic[p], bic[p] = _gaussian_ic(float(r @ r), nobs, p)
     return {"aic": aic, "bic": bic}
-

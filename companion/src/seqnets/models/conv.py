@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqnets.utils import check_bool, check_channels, check_positive_int, check_number, check_tensor, training_mode
+from seqnets.utils import check_bool, check_channels, check_number, check_positive_int, check_tensor, training_mode
 
 __all__ = [
     "CausalConv1d",
@@ -255,9 +255,7 @@ class TCN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_tensor(x, "x", ndim=3, floating=True)
         if x.shape[2] != self.input_size:
-            raise ValueError(
-                f"x: expected shape (batch, time, {self.input_size}) (batch-first), got {tuple(x.shape)}"
-            )
+            raise ValueError(f"x: expected shape (batch, time, {self.input_size}) (batch-first), got {tuple(x.shape)}")
         y = self.blocks(x.transpose(1, 2))  # (B, H, T)
         return y.transpose(1, 2)  # (B, T, H)
 
@@ -339,7 +337,13 @@ class MaskedConv2d(nn.Conv2d):
         dh, dw = (dilation, dilation) if not isinstance(dilation, (tuple, list)) else tuple(dilation)
         same = (dh * (kh // 2), dw * (kw // 2))
         padding = conv2d_kwargs.pop("padding", same)
-        as_pair = (padding, padding) if isinstance(padding, int) else tuple(padding) if isinstance(padding, (tuple, list)) else padding
+        as_pair = (
+            (padding, padding)
+            if isinstance(padding, int)
+            else tuple(padding)
+            if isinstance(padding, (tuple, list))
+            else padding
+        )
         if padding != "same" and as_pair != same:
             raise ValueError(
                 f"padding: expected {same} or 'same', so that output pixel (i, j) is centred on input (i, j); got {padding!r}"
@@ -464,12 +468,16 @@ class PixelCNN(nn.Module):
         _odd_pair(first_kernel_size)
         self.input = MaskedConv2d("A", 1, channels, first_kernel_size)
         self.layers = nn.Sequential(*(_GatedMaskedLayer(channels, kernel_size) for _ in range(layers)))
-        self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(channels, channels, 1), nn.ReLU(), nn.Conv2d(channels, self.num_values, 1))
+        self.head = nn.Sequential(
+            nn.ReLU(), nn.Conv2d(channels, channels, 1), nn.ReLU(), nn.Conv2d(channels, self.num_values, 1)
+        )
 
     def _check_images(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
         check_tensor(x, name, ndim=4)
         if x.shape[1] != 1:
-            raise ValueError(f"{name}: expected single-channel images (batch, 1, height, width), got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"{name}: expected single-channel images (batch, 1, height, width), got shape {tuple(x.shape)}"
+            )
         if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
             raise TypeError(f"{name}: expected an integer tensor of pixel levels, got dtype {x.dtype}")
         # One host-device synchronisation for the check; the message reads the range only on failure.
@@ -598,7 +606,9 @@ class DigitCNN(nn.Module):
         side = self.image_size // 2 ** len(channels)
         self.features = nn.Sequential(*stages)
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Dropout(check_number(dropout, "dropout", low=0, high=1, high_open=True)), nn.Linear(previous * side * side, self.num_classes)
+            nn.Flatten(),
+            nn.Dropout(check_number(dropout, "dropout", low=0, high=1, high_open=True)),
+            nn.Linear(previous * side * side, self.num_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

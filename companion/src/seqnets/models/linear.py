@@ -50,9 +50,7 @@ def _check_numeric(x: Any, name: str) -> torch.Tensor:
     return x
 
 
-def _check_inputs(
-    a: Any, b: Any, h0: Any, method: Any
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+def _check_inputs(a: Any, b: Any, h0: Any, method: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
     b = _check_numeric(b, "b")
@@ -63,7 +61,7 @@ def _check_inputs(
     if a.dim() == 1:
         a = a.reshape(1, 1, -1)  # (1, 1, D) or (1, 1, 1)
     expected = f"(batch, time, features) = {tuple(b.shape)}, with 1 allowed in any position, or ({features},)"
-    if a.dim() != 3 or any(sa not in (1, sb) for sa, sb in zip(a.shape, b.shape)):
+    if a.dim() != 3 or any(sa not in (1, sb) for sa, sb in zip(a.shape, b.shape, strict=True)):
         raise ValueError(f"a: expected a tensor broadcastable to b's shape {expected}, got shape {tuple(a.shape)}")
     if h0 is not None:
         h0 = _check_numeric(h0, "h0")
@@ -83,7 +81,7 @@ def _loop(a: torch.Tensor, b: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     steps = b.shape[1]
     a_steps = a.unbind(1) if a.shape[1] > 1 else (a[:, 0],) * steps  # T views of (B or 1, D)
     out = []
-    for a_t, b_t in zip(a_steps, b.unbind(1)):
+    for a_t, b_t in zip(a_steps, b.unbind(1), strict=True):
         h = torch.addcmul(b_t, a_t, h)  # a_t * h + b_t: (B, D)
         out.append(h)
     return torch.stack(out, dim=1)  # (B, T, D)

@@ -19,12 +19,11 @@ the head, so both are thin subclasses of :class:`SequenceHead`, which builds the
 
 from __future__ import annotations
 
-
 import torch
 from torch import nn
 
 from seqnets.models.conv import TCN
-from seqnets.utils import check_bool, check_channels, check_positive_int, check_number, check_tensor
+from seqnets.utils import check_bool, check_channels, check_number, check_positive_int, check_tensor
 
 __all__ = ["BACKBONES", "SequenceHead", "SequenceClassifier", "SequenceRegressor", "CRNN"]
 
@@ -158,7 +157,9 @@ class SequenceHead(nn.Module):
         if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
             raise TypeError(f"lengths: expected an integer tensor, got dtype {lengths.dtype}")
         if lengths.shape[0] != x.shape[0]:
-            raise ValueError(f"lengths: expected shape ({x.shape[0]},) to match the batch of x, got {tuple(lengths.shape)}")
+            raise ValueError(
+                f"lengths: expected shape ({x.shape[0]},) to match the batch of x, got {tuple(lengths.shape)}"
+            )
         if bool((lengths < 1).any()) or bool((lengths > x.shape[1]).any()):
             raise ValueError(
                 f"lengths: expected integers in [1, {x.shape[1]}], got min {int(lengths.min())}, max {int(lengths.max())}"
@@ -180,10 +181,11 @@ class SequenceHead(nn.Module):
         if isinstance(self.backbone, TCN):
             out = self.backbone(x)  # (B, T, H); causal, so out[:, t] has read x[:, :t+1] only
             return out[torch.arange(batch, device=x.device), last]  # (B, H)
+        sequence: torch.Tensor | nn.utils.rnn.PackedSequence = x
         if lengths is not None:
             # Packing makes each direction stop (forward) or start (backward) at the real last step.
-            x = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        _, state = self.backbone(x)
+            sequence = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        _, state = self.backbone(sequence)
         h_n = state[0] if isinstance(state, tuple) else state  # (layers * directions, B, H)
         if self.bidirectional:
             # Last layer: forward direction's state after the last step, backward's after the first.

@@ -26,7 +26,7 @@ These modules are for reading and checking, not for speed: ``torch.nn.RNN``, ``n
 from __future__ import annotations
 
 import math
-from typing import Any, Union
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -37,7 +37,7 @@ from seqnets.utils import check_bool, check_positive_int, check_tensor
 __all__ = ["RNNCell", "LSTMCell", "GRUCell", "Recurrent"]
 
 #: What a cell's ``forward`` returns: ``h`` for the RNN and GRU, ``(h, c)`` for the LSTM.
-State = Union[Tensor, tuple[Tensor, Tensor]]
+State = Tensor | tuple[Tensor, Tensor]
 
 
 class _Cell(nn.Module):
@@ -81,8 +81,7 @@ class _Cell(nn.Module):
         x = check_tensor(x, "x", floating=True)
         if x.dim() != 2 or x.shape[1] != self.input_size:
             raise ValueError(
-                f"x: expected shape (batch, {self.input_size}) (input_size={self.input_size}), "
-                f"got {tuple(x.shape)}"
+                f"x: expected shape (batch, {self.input_size}) (input_size={self.input_size}), got {tuple(x.shape)}"
             )
         return x
 
@@ -126,9 +125,7 @@ class RNNCell(_Cell):
 
     num_gates = 1
 
-    def __init__(
-        self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh"
-    ) -> None:
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh") -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
@@ -251,8 +248,7 @@ class Recurrent(nn.Module):
         super().__init__()
         if not isinstance(cell, _Cell):
             raise TypeError(
-                f"cell: expected an RNNCell, LSTMCell or GRUCell from seqnets.models.scratch, "
-                f"got {type(cell).__name__}"
+                f"cell: expected an RNNCell, LSTMCell or GRUCell from seqnets.models.scratch, got {type(cell).__name__}"
             )
         check_bool(batch_first, "batch_first")
         self.cell = cell
@@ -268,8 +264,7 @@ class Recurrent(nn.Module):
             raise ValueError(f"x: expected a 3-D tensor {layout}, got shape {tuple(x.shape)}")
         if x.shape[2] != self.cell.input_size:
             raise ValueError(
-                f"x: expected {self.cell.input_size} features on the last axis (input_size), "
-                f"got shape {tuple(x.shape)}"
+                f"x: expected {self.cell.input_size} features on the last axis (input_size), got shape {tuple(x.shape)}"
             )
         if not self.batch_first:
             x = x.transpose(0, 1)  # (B, T, I)
@@ -279,6 +274,7 @@ class Recurrent(nn.Module):
         for t in range(x.shape[1]):
             state = self.cell(x[:, t], state)  # h (B, H) or (h, c)
             outputs.append(state[0] if isinstance(state, tuple) else state)
+        assert state is not None  # for the type checker: the loop ran at least once
         out = torch.stack(outputs, dim=1)  # (B, T, H)
         if not self.batch_first:
             out = out.transpose(0, 1)  # (T, B, H)
