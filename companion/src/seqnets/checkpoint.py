@@ -31,6 +31,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from seqnets.utils import check_module
+
 __all__ = ["save", "load", "load_metadata", "FORMAT_VERSION", "MAX_HEADER_BYTES"]
 
 FORMAT_VERSION = "1"
@@ -154,8 +156,7 @@ def save(model: nn.Module, path: str | os.PathLike[str], metadata: dict[str, Any
     pathlib.Path
         The path written.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    check_module(model)
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path: expected a str or PathLike, got {type(path).__name__}")
     path = Path(path)
@@ -366,8 +367,7 @@ def load(
     ValueError
         The file is not a valid safetensors file, or its tensors do not fit the model.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    check_module(model)
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path: expected a str or PathLike, got {type(path).__name__}")
     path = Path(path)

@@ -29,7 +29,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from seqnets.utils import Timer, check_number, check_positive_int, training_mode
+from seqnets.utils import Timer, check_module, check_number, check_positive_int, training_mode
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -217,12 +217,6 @@ def _batches(data: Data, batch_size: int, shuffle: bool, name: str) -> Iterator[
 # --------------------------------------------------------------------------------------------
 # Small checks shared by fit, evaluate and predict
 # --------------------------------------------------------------------------------------------
-
-
-def _check_model(model: Any) -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
-    return model
 
 
 def _resolve_device(model: nn.Module, device: str | torch.device | None) -> torch.device:
@@ -621,7 +615,7 @@ def fit(
     >>> history.train_loss[-1] < history.train_loss[0]
     True
     """
-    model = _check_model(model)
+    model = check_module(model)
     if not callable(loss_fn):
         raise TypeError(
             f"loss_fn: expected a callable loss_fn(outputs, targets) -> tensor, got {type(loss_fn).__name__}"
@@ -739,7 +733,7 @@ def evaluate(
     dict of str to float
         ``{"loss": ..., name: ...}``; ``"loss"`` only if ``loss_fn`` is given.
     """
-    model = _check_model(model)
+    model = check_module(model)
     if loss_fn is not None and not callable(loss_fn):
         raise TypeError(f"loss_fn: expected a callable or None, got {type(loss_fn).__name__}")
     metric_fns = _check_metrics(metrics)
@@ -777,7 +771,7 @@ def predict(
         Outputs of all batches concatenated along the first dimension, on the CPU. The model is
         left in the mode (train or eval) it was in.
     """
-    model = _check_model(model)
+    model = check_module(model)
     batch_size = check_positive_int(batch_size, "batch_size")
     n = _check_part(x, "x")
     device = _resolve_device(model, device)

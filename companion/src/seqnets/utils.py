@@ -25,6 +25,7 @@ __all__ = [
     "check_shape",
     "check_tensor",
     "check_channels",
+    "check_module",
     "check_positive_int",
     "check_number",
     "training_mode",
@@ -135,6 +136,13 @@ def check_tensor(
     return x
 
 
+def check_module(model: Any, name: str = "model") -> nn.Module:
+    """Return ``model`` if it is a ``torch.nn.Module``, else raise a ``TypeError`` naming it."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{name}: expected a torch.nn.Module, got {type(model).__name__}")
+    return model
+
+
 def check_channels(x: Any, name: str, ndim: int, channels: int, layout: str) -> torch.Tensor:
     """Check that ``x`` is a floating ``ndim``-D tensor with ``channels`` channels in dimension 1.
 
@@ -200,8 +208,7 @@ def pick_device(prefer: str | torch.device | None = None) -> torch.device:
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     """Number of scalar parameters in ``model`` (only those with ``requires_grad`` by default)."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    check_module(model)
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
