@@ -20,16 +20,19 @@ def test_adding_problem_repeats_with_a_seeded_generator_and_leaves_global_state(
     state = torch.random.get_rng_state()
     a = adding_problem(8, 10, torch.Generator().manual_seed(3))
     b = adding_problem(8, 10, torch.Generator().manual_seed(3))
-    assert all(torch.equal(u, v) for u, v in zip(a, b))
+    assert all(torch.equal(u, v) for u, v in zip(a, b, strict=True))
     assert torch.equal(state, torch.random.get_rng_state())
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"n": 0, "length": 10}, ValueError, "n: expected an integer >= 1, got 0"),
-    ({"n": 4, "length": 1}, ValueError, "length: expected an integer >= 2, got 1"),
-    ({"n": 4, "length": 10.0}, TypeError, "length"),
-    ({"n": 4, "length": 10, "generator": 0}, TypeError, "generator: expected a torch.Generator"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"n": 0, "length": 10}, ValueError, "n: expected an integer >= 1, got 0"),
+        ({"n": 4, "length": 1}, ValueError, "length: expected an integer >= 2, got 1"),
+        ({"n": 4, "length": 10.0}, TypeError, "length"),
+        ({"n": 4, "length": 10, "generator": 0}, TypeError, "generator: expected a torch.Generator"),
+    ],
+)
 def test_adding_problem_rejects_bad_input(kwargs, error, match):
     with pytest.raises(error, match=match):
         adding_problem(**kwargs)
