@@ -432,6 +432,56 @@ def _train_epoch(
     return total / count, ""
 
 
+@dataclass(frozen=True)
+class _FitOptions:
+    """The numbers of one :func:`fit` call, validated."""
+
+    epochs: int
+    batch_size: int
+    eval_batch_size: int
+    lr: float
+    weight_decay: float
+    min_delta: float
+    clip_grad_norm: float | None
+    patience: int | None
+    seed: int | None
+
+    @classmethod
+    def checked(
+        cls,
+        loss_fn: Any,
+        epochs: Any,
+        batch_size: Any,
+        eval_batch_size: Any,
+        lr: Any,
+        weight_decay: Any,
+        min_delta: Any,
+        clip_grad_norm: Any,
+        patience: Any,
+        seed: Any,
+    ) -> _FitOptions:
+        if not callable(loss_fn):
+            raise TypeError(
+                f"loss_fn: expected a callable loss_fn(outputs, targets) -> tensor, got {type(loss_fn).__name__}"
+            )
+        batch_size = check_positive_int(batch_size, "batch_size")
+        return cls(
+            epochs=check_positive_int(epochs, "epochs"),
+            batch_size=batch_size,
+            eval_batch_size=max(batch_size, 256)
+            if eval_batch_size is None
+            else check_positive_int(eval_batch_size, "eval_batch_size"),
+            lr=check_number(lr, "lr", low=0, low_open=True),
+            weight_decay=check_number(weight_decay, "weight_decay", low=0),
+            min_delta=check_number(min_delta, "min_delta", low=0),
+            clip_grad_norm=None
+            if clip_grad_norm is None
+            else check_number(clip_grad_norm, "clip_grad_norm", low=0, low_open=True),
+            patience=None if patience is None else check_positive_int(patience, "patience"),
+            seed=None if seed is None else check_positive_int(seed, "seed", minimum=0),
+        )
+
+
 @dataclass
 class _Best:
     """The best epoch so far: its monitored loss and a CPU copy of its weights."""
@@ -616,31 +666,16 @@ def fit(
     True
     """
     model = check_module(model)
-    if not callable(loss_fn):
-        raise TypeError(
-            f"loss_fn: expected a callable loss_fn(outputs, targets) -> tensor, got {type(loss_fn).__name__}"
-        )
-    epochs = check_positive_int(epochs, "epochs")
-    batch_size = check_positive_int(batch_size, "batch_size")
-    eval_batch_size = (
-        max(batch_size, 256) if eval_batch_size is None else check_positive_int(eval_batch_size, "eval_batch_size")
+    o = _FitOptions.checked(
+        loss_fn, epochs, batch_size, eval_batch_size, lr, weight_decay, min_delta, clip_grad_norm, patience, seed
     )
-    lr = check_number(lr, "lr", low=0, low_open=True)
-    weight_decay = check_number(weight_decay, "weight_decay", low=0)
-    min_delta = check_number(min_delta, "min_delta", low=0)
-    if clip_grad_norm is not None:
-        clip_grad_norm = check_number(clip_grad_norm, "clip_grad_norm", low=0, low_open=True)
-    if patience is not None:
-        patience = check_positive_int(patience, "patience")
-    if seed is not None:
-        seed = check_positive_int(seed, "seed", minimum=0)
     train_data = _check_data(train_data, "train_data")
     val_data = None if val_data is None else _check_data(val_data, "val_data")
     metric_fns = _check_metrics(metrics)
-    if val_data is None and patience is not None:
+    if val_data is None and o.patience is not None:
         raise ValueError("patience: early stopping watches the validation loss, so it needs val_data")
     if val_data is None and metric_fns:
-        raise ValueError("metrics: metrics are computed on the validation set, so they need val_data")
+        raise ValueError("metrics: they are computed on the validation set, so they need val_data")
     if scheduler is not None and not callable(scheduler):
         raise TypeError(f"scheduler: expected a callable optimizer -> scheduler, got {type(scheduler).__name__}")
 
@@ -648,41 +683,41 @@ def fit(
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("model: has no trainable parameters (none with requires_grad=True)")
-    opt = _make_optimizer(optimizer, params, lr, weight_decay)
+    opt = _make_optimizer(optimizer, params, o.lr, o.weight_decay)
     sched = scheduler(opt) if scheduler is not None else None
     history = History(metrics={key: [] for key in metric_fns})
     best = _Best(_snapshot(model))  # the initial weights, in case the first epoch fails
-    hint = f"Try a lower learning rate{f' (lr={lr:g} now)' if isinstance(optimizer, str) else ''}, "
-    stop_reason, failed = f"completed all {epochs} epochs", False
+    hint = f"Try a lower learning rate{f' (lr={o.lr:g} now)' if isinstance(optimizer, str) else ''}, "
+    stop_reason, failed = f"completed all {o.epochs} epochs", False
     # fork_rng restores the global generators afterwards; only the training device's are forked.
     forked = [_cuda_index(device)] if device.type == "cuda" else []
-    with Timer() as timer, torch.random.fork_rng(devices=forked, enabled=seed is not None):
-        if seed is not None:
-            torch.random.default_generator.manual_seed(seed)
-            _seed_device(device, seed)
-        bar = tqdm(range(1, epochs + 1), desc="fit", unit="epoch", disable=not progress, mininterval=0.5, leave=True)
+    with Timer() as timer, torch.random.fork_rng(devices=forked, enabled=o.seed is not None):
+        if o.seed is not None:
+            torch.random.default_generator.manual_seed(o.seed)
+            _seed_device(device, o.seed)
+        bar = tqdm(range(1, o.epochs + 1), desc="fit", unit="epoch", disable=not progress, mininterval=0.5, leave=True)
         with bar, training_mode(model, model.training):  # the caller's mode comes back at the end
             for epoch in bar:
                 train_loss, problem = _train_epoch(
-                    model, train_data, loss_fn, opt, params, clip_grad_norm, batch_size, shuffle, device
+                    model, train_data, loss_fn, opt, params, o.clip_grad_norm, o.batch_size, shuffle, device
                 )
                 if not problem:
                     monitored, problem = _end_epoch(
-                        model, history, epoch, train_loss, opt, val_data, device, eval_batch_size, loss_fn, metric_fns
+                        model, history, epoch, train_loss, opt, val_data, device, o.eval_batch_size, loss_fn, metric_fns
                     )
                 if problem:
                     stop_reason, failed = _failure_message(epoch, problem, best.epoch, hint), True
                     break
                 bar.set_postfix(_postfix(history), refresh=False)
-                best.update(model, epoch, monitored, min_delta, always=val_data is None)
+                best.update(model, epoch, monitored, o.min_delta, always=val_data is None)
                 if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
                     sched.step(monitored)
                 elif sched is not None:
                     sched.step()
-                if patience is not None and best.bad_epochs >= patience:
+                if o.patience is not None and best.bad_epochs >= o.patience:
                     stop_reason = (
-                        f"early stopping after epoch {epoch}: the validation loss has not improved for {patience} "
-                        f"epoch{'s' if patience > 1 else ''} (best {_fmt(best.value)} at epoch {best.epoch})"
+                        f"early stopping after epoch {epoch}: the validation loss has not improved for {o.patience} "
+                        f"epoch{'s' if o.patience > 1 else ''} (best {_fmt(best.value)} at epoch {best.epoch})"
                     )
                     break
             if restore_best or failed:
