@@ -558,15 +558,16 @@ class DigitCNN(nn.Module):
 
     Parameters
     ----------
+    image_size : int
+        Height and width of the (square) input; must be divisible by ``2 ** len(channels)``.
     num_classes : int
+        Like every classifier of the package, the class count comes right after the input's size.
     channels : sequence of int
         Output channels of each stage; ``len(channels)`` stages.
     dropout : float
         Dropout probability before the linear layer, in ``[0, 1)``.
     in_channels : int
         Channels of the input image (1 for grey).
-    image_size : int
-        Height and width of the (square) input; must be divisible by ``2 ** len(channels)``.
     batch_norm : bool
         Normalise each convolution's output over the batch (``False`` drops the layers).
 
@@ -577,11 +578,11 @@ class DigitCNN(nn.Module):
 
     def __init__(
         self,
+        image_size: int = 8,
         num_classes: int = 10,
         channels: tuple[int, ...] = (32, 64),
         dropout: float = 0.3,
         in_channels: int = 1,
-        image_size: int = 8,
         batch_norm: bool = True,
     ) -> None:
         super().__init__()
