@@ -429,9 +429,11 @@ class PixelCNN(nn.Module):
     convolution) and a 1x1 output head. Training is one forward pass per image (teacher forcing
     over all pixels in parallel); :meth:`sample` needs one pass per pixel.
 
-    The stack of masked convolutions has the "blind spot" of the original PixelCNN: some pixels
-    above and to the right are never seen, however deep the stack. Gated PixelCNN's vertical and
-    horizontal stacks remove it; at 8x8 a wide first kernel covers most of the image anyway.
+    The stack of masked convolutions has the "blind spot" of the original PixelCNN: pixels far
+    above and to the right are never seen, however deep the stack (with a mask-A first layer of
+    size ``k`` and 3x3 mask-B layers, pixel ``(i, j)`` never reads ``(i - u, j + c)`` for
+    ``c >= u + k // 2``). A wider first kernel only moves that edge; Gated PixelCNN's vertical
+    and horizontal stacks remove it. Chapter 8 maps it over every pixel of an 8x8 image.
 
     Parameters
     ----------
