@@ -345,7 +345,8 @@ def _run_eval(
     name: str,
 ) -> dict[str, float]:
     """Loss (averaged over samples) and metrics (on the whole set) in eval mode without gradients."""
-    total = torch.zeros((), dtype=torch.float64, device=device)  # summed on the device: no sync per batch
+    # Summed on the device, so there is no host synchronisation per batch (MPS has no float64).
+    total = torch.zeros((), dtype=torch.float32 if device.type == "mps" else torch.float64, device=device)
     count = 0
     outputs, targets = [], []
     with training_mode(model, False), torch.no_grad():
@@ -353,7 +354,7 @@ def _run_eval(
             xb, yb = _to(xb, device), _to(yb, device)
             out = _forward(model, xb)
             if loss_fn is not None:
-                total += _loss_value(loss_fn(out, yb)).double() * n
+                total += _loss_value(loss_fn(out, yb)).to(total.dtype) * n
             count += n
             if metrics:
                 outputs.append(out.detach().cpu())
