@@ -270,7 +270,8 @@ class _LoadedArray(np.ndarray):
     """
 
     def __setstate__(self, state: Any) -> None:
-        dtype = state[2] if isinstance(state, tuple) and len(state) == 5 else None
+        # (version, shape, dtype, is_fortran, data), or the older form without the version
+        dtype = state[-3] if isinstance(state, tuple) and len(state) in (4, 5) else None
         if not isinstance(dtype, np.dtype) or dtype.hasobject:
             raise pickle.UnpicklingError(f"refusing an array of dtype {dtype!r}: only plain numeric arrays are allowed")
         super().__setstate__(state)
