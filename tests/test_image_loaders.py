@@ -7,12 +7,27 @@ import os
 import pathlib
 import pickle
 import struct
+import tracemalloc
 
 import numpy as np
 import pytest
 import torch
 
 from seqnets.data.images import affine, augment, image_folder, read_cifar10, read_idx
+
+
+def refused_with_peak_memory(loader, path, match):
+    """Call ``loader(path)``, expect a ValueError matching ``match``; return it and the peak of
+    Python-tracked memory (NumPy's allocations included) during the call, in bytes."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=match) as info:
+            loader(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return info, peak
+
 
 # ----------------------------------------------------------------------------- read_idx
 
@@ -91,21 +106,13 @@ def test_read_idx_sizes_use_exact_integers_and_a_cap(tmp_path):
 def test_read_idx_never_decompresses_a_gzip_bomb(tmp_path):
     """A 1 MB array followed by 2 GB of zeros, gzipped into about 2 MB (gzip members can be
     concatenated). The reader stops one byte after the declared data: it never inflates the rest."""
-    import tracemalloc
-
     array = np.zeros((1024, 1024), np.uint8)
     header = struct.pack(">BBBB2I", 0, 0, 0x08, 2, 1024, 1024)
     member = gzip.compress(b"\x00" * (16 << 20))  # 16 MB of zeros in about 16 kB
     path = tmp_path / "bomb.gz"
     path.write_bytes(gzip.compress(header + array.tobytes()) + member * 128)
     assert path.stat().st_size < 4 << 20
-    tracemalloc.start()
-    try:
-        with pytest.raises(ValueError, match="unexpected bytes after the IDX data") as info:
-            read_idx(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    info, peak = refused_with_peak_memory(read_idx, path, "unexpected bytes after the IDX data")
     assert str(path) in str(info.value)
     assert peak < 64 << 20, f"read_idx held {peak / 2**20:.0f} MB while reading a 1 MB array"
 
@@ -230,19 +237,11 @@ class AllocateOnLoad:
 def test_read_cifar10_memory_is_bounded_by_the_file_size(tmp_path, rows):
     """A pickle of a few hundred bytes whose 'data' is numpy.ndarray((rows, 3072)) called
     directly: 30 GB (or 150 MB, which an unbounded loader would silently allocate and copy)."""
-    import tracemalloc
-
     path = tmp_path / "data_batch_huge"
     batch = {b"data": AllocateOnLoad(np.ndarray, (rows, 3072)), b"labels": AllocateOnLoad(np.ndarray, (rows,))}
     path.write_bytes(pickle.dumps(batch, protocol=4))
     assert path.stat().st_size < 400
-    tracemalloc.start()
-    try:
-        with pytest.raises(ValueError, match=r"refusing to call numpy.ndarray\(\(") as info:
-            read_cifar10(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    info, peak = refused_with_peak_memory(read_cifar10, path, r"refusing to call numpy.ndarray\(\(")
     assert str(path) in str(info.value)
     assert peak < 1 << 20, f"read_cifar10 allocated {peak / 2**20:.0f} MB for a {path.stat().st_size}-byte file"
 
