@@ -16,6 +16,11 @@ refuses anything else -- a pickle, a ``torch.save`` zip archive, a truncated fil
 
 Metadata (a JSON-serialisable dict: hyper-parameters, the training history, a vocabulary) travels
 in the header's ``__metadata__`` under the key ``"seqnets"``, next to ``"format_version"``.
+
+An optimiser's state can travel in the same file (``save(..., optimizer=opt)``), so that training
+resumes exactly where it stopped: its tensors (Adam's moments, step counts) are stored under names
+that begin with ``"__optimizer__."`` and the rest of its ``state_dict`` (hyper-parameters of each
+parameter group) as JSON under ``"seqnets_optimizer"``.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ FORMAT_VERSION = "1"
 _META_KEY = "seqnets"
 _ALIAS_KEY = "seqnets_aliases"
 _VERSION_KEY = "format_version"
+_OPTIMIZER_KEY = "seqnets_optimizer"
+_OPTIMIZER_PREFIX = "__optimizer__."
 #: Largest header accepted, in bytes. safetensors allows 100 MB, but parsed JSON takes 10-20 times
 #: its size in memory; 16 MiB describes about 100,000 tensors plus generous metadata.
 MAX_HEADER_BYTES = 16 << 20
@@ -79,7 +86,9 @@ def _check_json(value: Any, where: str) -> None:
     raise TypeError(f"{where}: {type(value).__name__} is not JSON-serialisable{hint}")
 
 
-def _encode_metadata(metadata: dict[str, Any] | None, aliases: dict[str, str]) -> dict[str, str]:
+def _encode_metadata(
+    metadata: dict[str, Any] | None, aliases: dict[str, str], optimizer: str | None = None
+) -> dict[str, str]:
     if metadata is None:
         metadata = {}
     if not isinstance(metadata, dict):
@@ -88,6 +97,8 @@ def _encode_metadata(metadata: dict[str, Any] | None, aliases: dict[str, str]) -
     header = {_VERSION_KEY: FORMAT_VERSION, _META_KEY: json.dumps(metadata)}
     if aliases:
         header[_ALIAS_KEY] = json.dumps(aliases)
+    if optimizer is not None:
+        header[_OPTIMIZER_KEY] = optimizer
     return header
 
 
@@ -134,7 +145,31 @@ def _flatten_state(model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str,
     return tensors, aliases
 
 
-def save(model: nn.Module, path: str | os.PathLike[str], metadata: dict[str, Any] | None = None) -> Path:
+def _optimizer_entries(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], str]:
+    """Tensors of ``optimizer.state_dict()`` under prefixed names, and everything else as JSON."""
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer: expected a torch.optim.Optimizer or None, got {type(optimizer).__name__}")
+    state = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    other: dict[str, dict[str, Any]] = {}
+    for index, values in state["state"].items():
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{_OPTIMIZER_PREFIX}{index}.{key}"] = value.detach().to("cpu").contiguous().clone()
+            else:
+                other.setdefault(str(index), {})[key] = value
+    info = {"class": type(optimizer).__name__, "param_groups": state["param_groups"], "state": other}
+    _check_json(info, "optimizer.state_dict()")
+    return tensors, json.dumps(info)
+
+
+def save(
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    metadata: dict[str, Any] | None = None,
+    *,
+    optimizer: torch.optim.Optimizer | None = None,
+) -> Path:
     """Write the weights (``state_dict``) of ``model`` and ``metadata`` to a safetensors file.
 
     The file is written to a temporary name beside ``path`` and then renamed, so an interrupted
@@ -150,6 +185,8 @@ def save(model: nn.Module, path: str | os.PathLike[str], metadata: dict[str, Any
         Anything JSON can hold (str keys; str, int, float, bool, None, lists, dicts). Tuples come
         back as lists; NaN and infinities round-trip as Python's ``json`` writes them. A value JSON
         cannot represent (a NumPy integer, a tensor, a set) raises a ``TypeError`` naming it.
+    optimizer : torch.optim.Optimizer, optional
+        Also save its ``state_dict()``, for :func:`load` ``(..., optimizer=...)`` to restore.
 
     Returns
     -------
@@ -163,7 +200,11 @@ def save(model: nn.Module, path: str | os.PathLike[str], metadata: dict[str, Any
     if not path.parent.is_dir():
         raise FileNotFoundError(f"path: folder {str(path.parent)!r} does not exist")
     tensors, aliases = _flatten_state(model)
-    header = _encode_metadata(metadata, aliases)
+    optimizer_json = None
+    if optimizer is not None:
+        optimizer_tensors, optimizer_json = _optimizer_entries(optimizer)
+        tensors.update(optimizer_tensors)
+    header = _encode_metadata(metadata, aliases, optimizer_json)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
@@ -333,11 +374,47 @@ def load_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     return _decode_metadata(_read_header(path), path)[0]
 
 
+def _load_optimizer(
+    optimizer: torch.optim.Optimizer, state: dict[str, torch.Tensor], header: dict[str, Any], path: Path
+) -> None:
+    """Restore ``optimizer`` from the entries :func:`_optimizer_entries` wrote."""
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer: expected a torch.optim.Optimizer or None, got {type(optimizer).__name__}")
+    raw = (header.get("__metadata__") or {}).get(_OPTIMIZER_KEY)
+    if raw is None:
+        raise ValueError(f"{str(path)!r} holds no optimizer state (it was saved without optimizer=...)")
+    info = _parse_json(raw, path, "the optimizer state")
+    if not (
+        isinstance(info, dict)
+        and isinstance(info.get("param_groups"), list)
+        and isinstance(info.get("state"), dict)
+        and all(isinstance(v, dict) for v in info["state"].values())
+    ):
+        raise ValueError(f"{str(path)!r}: the optimizer state is not an object with param_groups and state")
+    if info.get("class") != type(optimizer).__name__:
+        raise ValueError(
+            f"{str(path)!r} holds the state of a {info.get('class')} optimizer, not of a {type(optimizer).__name__}"
+        )
+    per_param: dict[int, dict[str, Any]] = {}
+    try:
+        for index, values in info["state"].items():
+            per_param.setdefault(int(index), {}).update(values)
+        for name, tensor in state.items():
+            if name.startswith(_OPTIMIZER_PREFIX):
+                index, key = name[len(_OPTIMIZER_PREFIX) :].split(".", 1)
+                per_param.setdefault(int(index), {})[key] = tensor
+        optimizer.load_state_dict({"state": per_param, "param_groups": info["param_groups"]})
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{str(path)!r}: the optimizer state does not fit this optimizer ({err})") from None
+
+
 def load(
     model: nn.Module,
     path: str | os.PathLike[str],
     strict: bool = True,
     map_location: str | torch.device = "cpu",
+    *,
+    optimizer: torch.optim.Optimizer | None = None,
 ) -> dict[str, Any]:
     """Load weights saved by :func:`save` into ``model``; return the metadata.
 
@@ -353,6 +430,9 @@ def load(
         Require the checkpoint's names to match the model's exactly. Shapes must always match.
     map_location : str or torch.device
         Device the tensors are read to before being copied into the model.
+    optimizer : torch.optim.Optimizer, optional
+        Restore its state too (``load_state_dict``); the file must have been saved with one of the
+        same class, built over parameters of the same shapes.
 
     Returns
     -------
@@ -373,7 +453,8 @@ def load(
     path = Path(path)
     header = _read_header(path)
     metadata, aliases = _decode_metadata(header, path)
-    state = load_file(str(path), device=str(torch.device(map_location)))
+    everything = load_file(str(path), device=str(torch.device(map_location)))
+    state = {k: v for k, v in everything.items() if not k.startswith(_OPTIMIZER_PREFIX)}
     for alias, kept in aliases.items():
         state[alias] = state[kept]
 
@@ -393,4 +474,6 @@ def load(
     if wrong:
         raise ValueError(f"{str(path)!r} does not match the model's shapes: " + "; ".join(wrong))
     model.load_state_dict({k: v for k, v in state.items() if k in expected}, strict=strict)
+    if optimizer is not None:
+        _load_optimizer(optimizer, everything, header, path)
     return metadata

@@ -15,6 +15,8 @@ at the first step: each of them has read every step.
 
 :class:`SequenceClassifier` and :class:`SequenceRegressor` differ only in the size and meaning of
 the head, so both are thin subclasses of :class:`SequenceHead`, which builds the backbone.
+:class:`SequenceTagger` applies the head at every step instead, ``(B, T, F) -> (B, T, C)``: one
+answer per step, as the copy-memory task asks.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from torch import nn
 from seqnets.models.conv import TCN
 from seqnets.utils import check_bool, check_channels, check_number, check_positive_int, check_tensor
 
-__all__ = ["BACKBONES", "SequenceHead", "SequenceClassifier", "SequenceRegressor", "CRNN"]
+__all__ = ["BACKBONES", "SequenceHead", "SequenceClassifier", "SequenceRegressor", "SequenceTagger", "CRNN"]
 
 #: Names accepted by the ``backbone`` argument.
 BACKBONES = ("rnn", "lstm", "gru", "tcn")
@@ -192,6 +194,15 @@ class SequenceHead(nn.Module):
             return torch.cat([h_n[-2], h_n[-1]], dim=-1)  # (B, 2H)
         return h_n[-1]  # (B, H)
 
+    def steps(self, x: torch.Tensor) -> torch.Tensor:
+        """Output of the backbone at every step, ``(B, T, F) -> (B, T, D)``.
+
+        For a causal backbone, ``steps(x)[:, t]`` has read ``x[:, : t + 1]`` only.
+        """
+        self._check_inputs(x, None)
+        out = self.backbone(x)
+        return out[0] if isinstance(out, tuple) else out  # recurrent modules return (out, state)
+
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, T, F) -> (B, O)``; see :meth:`features` for ``lengths``."""
         return self.head(self.dropout(self.features(x, lengths)))  # (B, O)
@@ -286,6 +297,63 @@ class SequenceRegressor(SequenceHead):
             kernel_size=kernel_size,
             weight_norm=weight_norm,
         )
+
+
+class SequenceTagger(SequenceHead):
+    """Answer at every step: ``(B, T, F) -> (B, T, C)`` logits, one distribution per step.
+
+    The head of :class:`SequenceHead` is applied to the backbone's output at each step
+    (:meth:`SequenceHead.steps`), so with a causal backbone the answer at step ``t`` depends on
+    the steps up to ``t`` only. Train with :class:`torch.nn.CrossEntropyLoss` on
+    ``logits.flatten(0, 1)`` and ``targets.flatten()``. See :class:`SequenceHead` for the
+    arguments; ``num_classes`` is the output size.
+
+    Examples
+    --------
+    >>> model = SequenceTagger(input_size=10, num_classes=10, hidden_size=8, backbone="tcn", levels=2)
+    >>> model(torch.zeros(4, 30, 10)).shape
+    torch.Size([4, 30, 10])
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        num_classes: int,
+        hidden_size: int = 64,
+        backbone: str = "lstm",
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        *,
+        levels: int | None = None,
+        kernel_size: int | None = None,
+        weight_norm: bool = False,
+    ) -> None:
+        num_classes = check_positive_int(num_classes, "num_classes", minimum=2)
+        super().__init__(
+            input_size,
+            num_classes,
+            hidden_size,
+            backbone,
+            num_layers,
+            bidirectional,
+            dropout,
+            levels=levels,
+            kernel_size=kernel_size,
+            weight_norm=weight_norm,
+        )
+
+    @property
+    def num_classes(self) -> int:
+        return self.output_size
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, T, F) -> (B, T, C)``. ``lengths`` is not supported: mask padded steps in the loss."""
+        if lengths is not None:
+            raise ValueError(
+                "lengths: SequenceTagger answers at every step; give it None and mask the padded steps in the loss"
+            )
+        return self.head(self.dropout(self.steps(x)))  # (B, T, C)
 
 
 # ----------------------------------------------------------------------------------------------
