@@ -354,3 +354,53 @@ def test_load_reads_tensors_to_map_location(tmp_path, monkeypatch):
     assert_same_state(model, fresh)
     with pytest.raises(RuntimeError):
         load(Small(), path, map_location="no_such_device")
+
+
+# --------------------------------------------------------------------------------------------
+# Optimiser state
+# --------------------------------------------------------------------------------------------
+
+
+def _trained(seed, optimizer_cls=torch.optim.Adam):
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+    opt = optimizer_cls(model.parameters(), lr=0.01)
+    for _ in range(3):
+        opt.zero_grad()
+        model(torch.randn(16, 4)).pow(2).mean().backward()
+        opt.step()
+    return model, opt
+
+
+@pytest.mark.parametrize("optimizer_cls", [torch.optim.Adam, torch.optim.RMSprop, torch.optim.SGD])
+def test_optimizer_state_round_trips_so_training_continues_identically(tmp_path, optimizer_cls):
+    model, opt = _trained(0, optimizer_cls)
+    save(model, tmp_path / "c.safetensors", {"epoch": 3}, optimizer=opt)
+    twin, twin_opt = _trained(1, optimizer_cls)  # other weights, other state, same structure
+    assert load(twin, tmp_path / "c.safetensors", optimizer=twin_opt) == {"epoch": 3}
+    batch = torch.randn(16, 4)
+    for m, o in ((model, opt), (twin, twin_opt)):
+        o.zero_grad()
+        m(batch).pow(2).mean().backward()
+        o.step()
+    for a, b in zip(model.parameters(), twin.parameters(), strict=True):
+        assert torch.equal(a, b), "one more step after loading must equal one more step before saving"
+
+
+def test_model_only_load_ignores_the_optimizer_and_optimizer_errors_are_clear(tmp_path):
+    model, opt = _trained(0)
+    save(model, tmp_path / "with.safetensors", optimizer=opt)
+    save(model, tmp_path / "without.safetensors")
+    fresh, _ = _trained(1)
+    load(fresh, tmp_path / "with.safetensors")  # strict: the optimizer entries are not model keys
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), fresh.parameters(), strict=True))
+    with pytest.raises(ValueError, match="holds no optimizer state"):
+        load(fresh, tmp_path / "without.safetensors", optimizer=torch.optim.Adam(fresh.parameters()))
+    with pytest.raises(ValueError, match="state of a Adam optimizer, not of a SGD"):
+        load(fresh, tmp_path / "with.safetensors", optimizer=torch.optim.SGD(fresh.parameters(), lr=0.1))
+    wider = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1), nn.Linear(1, 1))
+    wider_opt = torch.optim.Adam(wider.parameters())
+    with pytest.raises(ValueError, match="does not fit this optimizer"):
+        load(wider, tmp_path / "with.safetensors", strict=False, optimizer=wider_opt)
+    with pytest.raises(TypeError, match="optimizer: expected a torch.optim.Optimizer"):
+        save(model, tmp_path / "x.safetensors", optimizer="adam")

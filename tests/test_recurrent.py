@@ -226,3 +226,37 @@ def test_crnn_bad_inputs():
         model(torch.randn(2, 3, 8, 8))
     with pytest.raises(ValueError, match="4-D"):
         model(torch.randn(2, 8, 8))
+
+
+# --------------------------------------------------------------------------------------------
+# SequenceTagger: one answer per step
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backbone", ["rnn", "gru", "lstm", "tcn"])
+def test_tagger_answers_every_step_and_is_causal(backbone):
+    from seqnets.models.recurrent import SequenceTagger
+
+    torch.manual_seed(0)
+    options = {"levels": 3, "kernel_size": 2} if backbone == "tcn" else {}
+    model = SequenceTagger(3, 5, hidden_size=6, backbone=backbone, **options).eval()
+    x = torch.randn(2, 12, 3)
+    out = model(x)
+    assert out.shape == (2, 12, 5)
+    changed = x.clone()
+    changed[:, 7:] += 1.0  # the future of step 6
+    moved = (model(changed) - out).abs().amax(dim=(0, 2))  # (T,)
+    assert (moved[:7] == 0).all(), "answers up to step 6 must not read later steps"
+    assert (moved[7:] > 0).all()
+
+
+def test_tagger_refuses_lengths_and_a_single_class():
+    from seqnets.models.recurrent import SequenceTagger
+
+    model = SequenceTagger(3, 5, hidden_size=4, backbone="gru")
+    with pytest.raises(ValueError, match="lengths: SequenceTagger answers at every step"):
+        model(torch.zeros(2, 4, 3), torch.tensor([4, 2]))
+    with pytest.raises(ValueError, match="num_classes: expected an integer >= 2"):
+        SequenceTagger(3, 1)
+    with pytest.raises(ValueError, match=r"x: expected shape \(batch, time, 3\)"):
+        model(torch.zeros(2, 4, 2))

@@ -36,3 +36,46 @@ def test_adding_problem_repeats_with_a_seeded_generator_and_leaves_global_state(
 def test_adding_problem_rejects_bad_input(kwargs, error, match):
     with pytest.raises(error, match=match):
         adding_problem(**kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# copy memory
+# --------------------------------------------------------------------------------------------
+
+from seqnets.data.synthetic import copy_memory, copy_memory_baseline  # noqa: E402
+
+
+def test_copy_memory_layout_follows_bai_et_al():
+    T = 15
+    x, y = copy_memory(200, T, torch.Generator().manual_seed(0))
+    assert x.shape == y.shape == (200, T + 20) and x.dtype == y.dtype == torch.long
+    digits = x[:, :10]
+    assert ((digits >= 1) & (digits <= 8)).all()
+    assert (x[:, 10 : T + 9] == 0).all(), "T - 1 blanks"
+    assert (x[:, T + 9 :] == 9).all(), "the marker, then 10 more 9s"
+    assert (y[:, : T + 10] == 0).all() and torch.equal(y[:, T + 10 :], digits)
+    assert set(digits.unique().tolist()) == set(range(1, 9))
+
+
+def test_copy_memory_baseline_is_the_best_memoryless_cross_entropy():
+    # the memoryless predictor: blank with certainty until the marker, then uniform over 1..8
+    T = 30
+    _, y = copy_memory(50, T, torch.Generator().manual_seed(1))
+    logits = torch.full((50, T + 20, 10), -1e9)
+    logits[:, : T + 10, 0] = 0.0
+    logits[:, T + 10 :, 1:9] = 0.0
+    ce = torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten()).item()
+    assert ce == pytest.approx(copy_memory_baseline(T), rel=1e-6)
+    assert copy_memory_baseline(1000) == pytest.approx(10 * torch.log(torch.tensor(8.0)).item() / 1020)
+
+
+def test_copy_memory_is_seeded_and_rejects_bad_input():
+    a = copy_memory(4, 5, torch.Generator().manual_seed(2))
+    b = copy_memory(4, 5, torch.Generator().manual_seed(2))
+    assert all(torch.equal(u, v) for u, v in zip(a, b, strict=True))
+    with pytest.raises(ValueError, match="length: expected an integer >= 1, got 0"):
+        copy_memory(4, 0)
+    with pytest.raises(TypeError, match="generator"):
+        copy_memory(4, 5, generator=3)
+    with pytest.raises(TypeError, match="length"):
+        copy_memory_baseline(2.5)
