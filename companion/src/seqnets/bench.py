@@ -58,6 +58,7 @@ from seqnets import checkpoint
 from seqnets.data.images import digits, read_idx, stratified_split
 from seqnets.data.synthetic import adding_problem, copy_memory, copy_memory_baseline
 from seqnets.models.recurrent import SequenceClassifier, SequenceHead, SequenceRegressor, SequenceTagger
+from seqnets.train import _make_optimizer, _snapshot
 from seqnets.utils import check_number, check_positive_int, count_parameters, pick_device
 
 __all__ = [
@@ -118,7 +119,7 @@ _SHAPES = {
     "pixel": ("classification", 1, 10),
     "permuted": ("classification", 1, 10),
 }
-_OPTIMIZERS = ("adam", "rmsprop", "sgd")
+_OPTIMIZERS = ("adam", "rmsprop", "sgd")  # "sgd" with momentum 0.9, as seqnets.train.fit makes it
 _VAL_SAMPLES = 1_000  # generated tasks: validation and test sets of 1,000 sequences each
 _DATA_SEED = 20180403  # the data of a task are the same for every model and every seed
 
@@ -461,14 +462,6 @@ class Config:
         return out
 
 
-def _make_optimizer(name: str, params: Any, lr: float) -> torch.optim.Optimizer:
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
-    return torch.optim.SGD(params, lr=lr, momentum=0.9)
-
-
 # --------------------------------------------------------------------------------------------
 # Processes: one, or many under torchrun
 # --------------------------------------------------------------------------------------------
@@ -483,10 +476,10 @@ class _World:
     owned: bool = False  # whether run() created the process group (and so destroys it)
 
     def all_sum(self, values: list[float], device: torch.device) -> list[float]:
-        """Sum ``values`` over all processes (float64; one collective call)."""
+        """Sum ``values`` over all processes (one collective call)."""
         if self.size == 1:
             return values
-        t = torch.tensor(values, dtype=torch.float64, device=device)
+        t = torch.tensor(values, dtype=_sum_dtype(device), device=device)
         dist.all_reduce(t)
         return t.tolist()
 
@@ -524,6 +517,11 @@ def _loss_and_hits(task: Task, out: torch.Tensor, targets: torch.Tensor) -> tupl
     return F.cross_entropy(out, targets), (out.argmax(-1) == targets).sum()
 
 
+def _sum_dtype(device: torch.device) -> torch.dtype:
+    """Sums are kept on the device (no host synchronisation per batch); MPS has no float64."""
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
 def _answers(task: Task, n: int) -> int:
     return n * 10 if task.kind == "tagging" else n
 
@@ -538,14 +536,14 @@ def _evaluate(
 ) -> dict[str, float]:
     """Loss and accuracy on ``part``; each process takes every ``size``-th sequence, then sums."""
     x, y = part[0][world.rank :: world.size], part[1][world.rank :: world.size]
-    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-    hits = torch.zeros((), dtype=torch.float64, device=device)
+    loss_sum = torch.zeros((), dtype=_sum_dtype(device), device=device)
+    hits = torch.zeros((), dtype=_sum_dtype(device), device=device)
     model.eval()
     with torch.no_grad():
         for start in range(0, len(x), batch):
             xb, yb = x[start : start + batch].to(device), y[start : start + batch].to(device)
             loss, correct = _loss_and_hits(task, model(xb), yb)
-            loss_sum += loss.double() * len(xb)
+            loss_sum += loss.to(loss_sum.dtype) * len(xb)
             hits += correct
     total_loss, total_hits = world.all_sum([float(loss_sum), float(hits)], device)
     n = len(part[0])
@@ -704,10 +702,6 @@ def run(
             dist.destroy_process_group()
 
 
-def _snapshot(net: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu", copy=True) for k, v in net.state_dict().items()}
-
-
 def _line(row: dict[str, float], epochs: int) -> str:
     """One results line per epoch, as the command line prints it."""
     values = "  ".join(f"{k} {v:.5g}" for k, v in row.items() if k not in ("epoch", "seconds"))
@@ -733,7 +727,7 @@ def _run(
     hidden = cfg.hidden if cfg.hidden is not None else hidden_for_params(build, cfg.params or 1)
     torch.manual_seed(cfg.seed)  # the same initial weights in every process
     net = build(hidden).to(device)
-    optimizer = _make_optimizer(cfg.optimizer, net.parameters(), cfg.lr)
+    optimizer = _make_optimizer(cfg.optimizer, list(net.parameters()), cfg.lr, weight_decay=0.0)
     state, best = _State(), None
     if out is not None:
         state, best = _prepare_out(out, cfg, net, optimizer, resume, device)
@@ -766,7 +760,7 @@ def _run(
             sampler.set_epoch(epoch)
             torch.manual_seed(_epoch_seed(cfg.seed, epoch, world.rank))  # dropout masks
             model.train()
-            loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+            loss_sum = torch.zeros((), dtype=_sum_dtype(device), device=device)
             bar = tqdm(loader, desc=f"{cfg.model} {cfg.task}, epoch {epoch}/{cfg.epochs}", unit="batch",
                        leave=False, disable=not (progress and talk))  # fmt: skip
             for xb, yb in bar:
@@ -777,7 +771,7 @@ def _run(
                 if cfg.clip is not None:
                     nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
                 optimizer.step()
-                loss_sum += loss.detach().double() * len(xb)
+                loss_sum += loss.detach().to(loss_sum.dtype) * len(xb)
             total, count = world.all_sum([float(loss_sum), float(len(sampler) // per_rank * per_rank)], device)
             val = _evaluate(net, task, task.val, world, device, 4 * per_rank)
             row = {"epoch": epoch, "train_loss": total / count, "val_loss": val["loss"]}

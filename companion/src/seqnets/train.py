@@ -42,7 +42,7 @@ LossFn = Callable[[torch.Tensor, Any], torch.Tensor]
 MetricFn = Callable[[torch.Tensor, Any], float]
 OptimizerSpec = str | torch.optim.Optimizer | Callable[[Any], torch.optim.Optimizer]
 
-_OPTIMIZERS = ("adam", "adamw", "sgd")
+_OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 
 
 # --------------------------------------------------------------------------------------------
@@ -302,6 +302,8 @@ def _make_optimizer(
             return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
         if name == "adamw":
             return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        if name == "rmsprop":
+            return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
         if name == "sgd":
             return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
         raise ValueError(
@@ -607,7 +609,7 @@ def fit(
         Samples per batch when ``train_data`` is a tuple; the last batch may be smaller.
     lr, weight_decay : float
         Learning rate and L2 penalty (decoupled for ``"adamw"``) of the named optimizers.
-    optimizer : {"adam", "adamw", "sgd"}, Optimizer or callable
+    optimizer : {"adam", "adamw", "rmsprop", "sgd"}, Optimizer or callable
         ``"sgd"`` uses momentum 0.9. A callable ``params -> torch.optim.Optimizer`` (for example
         ``lambda p: torch.optim.RMSprop(p, lr=1e-2)``) or a ready Optimizer instance is used as is,
         and then ``lr`` and ``weight_decay`` are ignored.
