@@ -52,7 +52,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from seqnets import checkpoint
 from seqnets.data.images import digits, read_idx, stratified_split
