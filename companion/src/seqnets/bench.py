@@ -585,6 +585,7 @@ def _results(
         "model": cfg.model,
         "length": task.length,
         "steps": _steps(task),
+        "train_size": len(task.train[0]),
         "hidden": hidden,
         "parameters": parameters,
         "metric": task.metric,
@@ -678,7 +679,7 @@ def run(
     Returns
     -------
     dict
-        The contents of ``results.json``: ``task``, ``model``, ``length``, ``parameters``,
+        The contents of ``results.json``: ``task``, ``model``, ``length``, ``train_size``, ``parameters``,
         ``metric``, ``baseline``, ``paper``, ``config``, ``history`` (one dict per epoch:
         ``epoch``, ``train_loss``, ``val_loss``, ``val_accuracy`` for classification tasks,
         ``seconds``), ``best_epoch``, ``test`` (``loss``, and ``accuracy`` for classification

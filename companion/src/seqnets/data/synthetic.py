@@ -65,7 +65,7 @@ def adding_problem(n: int, length: int, generator: torch.Generator | None = None
 
 
 def copy_memory(n: int, length: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The copy-memory task (Hochreiter & Schmidhuber 1997; Bai et al. 2018): recall 10 digits.
+    """The copy-memory task (Arjovsky et al. 2016; Bai et al. 2018): recall 10 digits after a gap.
 
     Each input sequence has ``T + 20`` integer tokens: 10 digits drawn uniformly from 1..8, then
     ``T - 1`` blanks (0), then 11 copies of the marker 9, the first of which says "now repeat".
