@@ -39,8 +39,13 @@ lint: setup
 	$(BIN)/ruff format --check --config companion/pyproject.toml companion/src tests
 	cd companion && ../$(BIN)/mypy
 
+# Every notebook under nbval: two at a time (one per core; each uses one thread), except the
+# chapters that time their code or start processes of their own, which then run alone.
+TIMED_NOTEBOOKS := chapters/07_lstm_gru.ipynb chapters/09_linear_recurrence.ipynb chapters/22_scaling.ipynb
+NBVAL := OMP_NUM_THREADS=1 $(BIN)/pytest --nbval-lax --nbval-current-env -p no:cacheprovider
 notebooks: setup
-	OMP_NUM_THREADS=1 $(BIN)/pytest --nbval-lax --nbval-current-env -p no:cacheprovider chapters
+	$(NBVAL) -n 2 --dist loadfile chapters $(addprefix --ignore=,$(TIMED_NOTEBOOKS))
+	$(NBVAL) $(TIMED_NOTEBOOKS)
 
 browser: setup
 	$(BIN)/pytest tests -m browser

@@ -317,3 +317,54 @@ def test_the_console_script_is_installed():
     assert os.access(script, os.X_OK), "pip install puts a `seqnets` script beside python"
     result = subprocess.run([script, "--version"], capture_output=True, text=True, check=True)
     assert result.stdout.startswith("seqnets ")
+
+
+def test_run_seeds_do_not_share_the_order_of_their_epochs():
+    """The sampler shuffles with seed + epoch; run seeds must be spread so s + 1 is not s shifted."""
+    orders = {}
+    for seed in (0, 1):
+        task = bench.load_task("adding", 12, samples=64)
+        order = []
+        for epoch in (1, 2):
+            sampler = torch.utils.data.DistributedSampler(
+                torch.utils.data.TensorDataset(*task.train), num_replicas=1, rank=0, shuffle=True,
+                seed=seed * bench._SEED_STRIDE, drop_last=True,
+            )  # fmt: skip
+            sampler.set_epoch(epoch)
+            order.append(list(sampler))
+        orders[seed] = order
+    assert orders[0][1] != orders[1][0], "seed 0's second epoch must not be seed 1's first"
+
+
+def test_resume_recovers_the_best_weights_if_the_run_died_between_two_writes(tmp_path):
+    results = bench.run(tiny("adding", "gru", epochs=2), out=tmp_path, progress=False)
+    assert results["best_epoch"] == 2, "this tiny run improves in its last epoch"
+    (tmp_path / "best.safetensors").unlink()  # as if killed after the checkpoint, before best
+    resumed = bench.run(tiny("adding", "gru", epochs=2), out=tmp_path, resume=True, progress=False)
+    assert resumed["test"] == results["test"] and (tmp_path / "best.safetensors").is_file()
+    # a stale best file (from an earlier epoch) is replaced the same way
+    from seqnets import checkpoint
+
+    _, model = bench.load_run(tmp_path)
+    torch.nn.init.zeros_(next(model.parameters()))
+    checkpoint.save(model, tmp_path / "best.safetensors", {"epoch": 1})
+    again = bench.run(tiny("adding", "gru", epochs=2), out=tmp_path, resume=True, progress=False)
+    assert again["test"] == results["test"]
+    assert checkpoint.load_metadata(tmp_path / "best.safetensors") == {"epoch": 2}
+
+
+def test_sigterm_stops_the_command_line_like_ctrl_c(tmp_path):
+    args = [sys.executable, "-m", "seqnets", "bench", "--task", "adding", "--model", "gru", "--length", "12",
+            "--samples", "512", "--epochs", "500", "--params", "600", "--out", str(tmp_path)]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    child = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert child.stdout is not None
+    for line in child.stdout:  # wait for the first finished epoch
+        if line.startswith("epoch 1/500"):
+            break
+    child.send_signal(15)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    assert "interrupted: the checkpoint of the last finished epoch is kept" in err
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["status"] == "interrupted" and results["epochs_run"] >= 1

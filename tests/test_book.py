@@ -145,6 +145,21 @@ def test_notebook_has_title_exercises_solutions_and_citations(nb):
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_solution_start_has_its_end_and_its_exercise(nb):
+    """sphinx-exercise's gated solutions: an unclosed solution-start fails the whole build late."""
+    md = markdown_source(nb)
+    exercises = set(re.findall(r"```\{exercise\}[^\n]*\n:label: (\S+)", md))
+    starts = re.findall(r"```\{solution-start\} (\S+)", md)
+    assert len(starts) == md.count("```{solution-end}"), (
+        f"{nb.name}: {len(starts)} solution-start directives but {md.count('```{solution-end}')} solution-end"
+    )
+    assert set(starts) <= exercises, f"{nb.name}: solutions for exercises that do not exist: {set(starts) - exercises}"
+    # each start is closed before the next one opens
+    events = re.findall(r"```\{solution-(start|end)\}", md)
+    assert events == ["start", "end"] * len(starts), f"{nb.name}: solution directives out of order: {events}"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_downloads_nothing(nb):
     src = code_source(nb)
     pattern = r"urlopen|requests\.get|urlretrieve|wget |curl |download=True|fetch_openml|hf_hub|from_pretrained"

@@ -24,7 +24,8 @@ to an uninterrupted one, bit for bit on a CPU. Under ``torchrun`` (environment v
 ``WORLD_SIZE``, ``LOCAL_RANK``) the model is wrapped in
 :class:`~torch.nn.parallel.DistributedDataParallel` and each process reads its share of every
 global batch through a :class:`~torch.utils.data.DistributedSampler`; the global batch, and so
-the result up to floating-point rounding, does not depend on the number of processes.
+(without dropout) the result up to floating-point rounding, does not depend on the number of
+processes. Dropout masks are drawn per process, so with dropout the result depends on it.
 
 Files written to ``out`` (by rank 0 only): ``results.json`` (after every epoch; its ``status`` is
 ``"running"``, ``"finished"``, ``"interrupted"`` or ``"diverged"``), ``checkpoint.safetensors``
@@ -56,7 +57,7 @@ from tqdm import tqdm
 
 from seqnets import checkpoint
 from seqnets.data.images import digits, read_idx, stratified_split
-from seqnets.data.synthetic import adding_problem, copy_memory, copy_memory_baseline
+from seqnets.data.synthetic import COPY_DIGITS, adding_problem, copy_memory, copy_memory_baseline
 from seqnets.models.recurrent import SequenceClassifier, SequenceHead, SequenceRegressor, SequenceTagger
 from seqnets.train import _make_optimizer, _snapshot
 from seqnets.utils import check_number, check_positive_int, count_parameters, pick_device
@@ -329,7 +330,7 @@ def _tcn_levels(steps: int, kernel_size: int) -> int:
 
 
 def _steps(task: Task) -> int:
-    return task.length + 20 if task.name == "copy" else task.length
+    return task.length + 2 * COPY_DIGITS if task.name == "copy" else task.length
 
 
 def build_model(
@@ -512,7 +513,7 @@ def _loss_and_hits(task: Task, out: torch.Tensor, targets: torch.Tensor) -> tupl
         return F.mse_loss(out, targets), torch.zeros((), device=out.device)
     if task.kind == "tagging":  # every step counts in the loss; accuracy on the 10 recalled digits
         loss = F.cross_entropy(out.flatten(0, 1), targets.flatten())
-        hits = (out[:, -10:].argmax(-1) == targets[:, -10:]).sum()
+        hits = (out[:, -COPY_DIGITS:].argmax(-1) == targets[:, -COPY_DIGITS:]).sum()
         return loss, hits
     return F.cross_entropy(out, targets), (out.argmax(-1) == targets).sum()
 
@@ -523,7 +524,7 @@ def _sum_dtype(device: torch.device) -> torch.dtype:
 
 
 def _answers(task: Task, n: int) -> int:
-    return n * 10 if task.kind == "tagging" else n
+    return n * COPY_DIGITS if task.kind == "tagging" else n
 
 
 def _evaluate(
@@ -553,9 +554,12 @@ def _evaluate(
     return result
 
 
+_SEED_STRIDE = 1_000_003  # a prime larger than any number of epochs
+
+
 def _epoch_seed(seed: int, epoch: int, rank: int) -> int:
     """One seed per (run seed, epoch, rank): dropout masks differ between ranks and epochs."""
-    return (seed * 1_000_003 + epoch * 10_007 + rank) % (2**63)
+    return (seed * _SEED_STRIDE + epoch * 10_007 + rank) % (2**63)
 
 
 def _versions() -> dict[str, str]:
@@ -634,12 +638,20 @@ def _prepare_out(
     if differ:
         raise ValueError(f"resume: {str(out)!r} holds a run with other settings: {'; '.join(differ)}")
     state = _State(**checkpoint.load(net, last, map_location=device, optimizer=optimizer))
-    best = None
-    if state.best_epoch is not None:
+    if state.best_epoch is None:
+        return state, None
+    best_file = out / "best.safetensors"
+    if best_file.is_file() and checkpoint.load_metadata(best_file).get("epoch") == state.best_epoch:
         twin = copy.deepcopy(net)
-        checkpoint.load(twin, out / "best.safetensors")
-        best = _snapshot(twin)
-    return state, best
+        checkpoint.load(twin, best_file)
+        return state, _snapshot(twin)
+    if state.best_epoch == state.epoch:  # stopped between the two writes: the checkpoint is the best
+        checkpoint.save(net, best_file, {"epoch": state.epoch})
+        return state, _snapshot(net)
+    raise ValueError(
+        f"resume: {str(best_file)!r} does not hold the weights of epoch {state.best_epoch}, the best one "
+        "according to checkpoint.safetensors"
+    )
 
 
 def run(
@@ -667,7 +679,8 @@ def run(
         (created if needed). A folder that already holds a run is refused unless ``resume``.
     resume : bool
         Continue the run in ``out`` from its last finished epoch, to ``epochs`` (which may be
-        larger than before; every other setting must be the same).
+        larger than before; every other setting must be the same). Every process reads the
+        checkpoint, so a run across machines needs ``out`` on a shared file system.
     device : str or torch.device, optional
         Default: CUDA if available, else the CPU (see :func:`seqnets.utils.pick_device`). Under
         torchrun on CUDA, process ``LOCAL_RANK`` uses GPU ``LOCAL_RANK``.
@@ -742,8 +755,10 @@ def _run(
     train_set = TensorDataset(*task.train)
     # The same sampler with one process or many: each epoch a seeded shuffle, dealt out to the
     # processes in turn, so that the global batches do not depend on the number of processes.
+    # The sampler shuffles with the seed ``seed + epoch``: spread the run seeds far apart so that
+    # runs with seeds s and s + 1 do not share the orders of their epochs.
     sampler: DistributedSampler = DistributedSampler(train_set, num_replicas=world.size, rank=world.rank, shuffle=True,
-                                 seed=cfg.seed, drop_last=True)  # fmt: skip
+                                                     seed=cfg.seed * _SEED_STRIDE, drop_last=True)  # fmt: skip
     loader = DataLoader(train_set, batch_size=per_rank, sampler=sampler, drop_last=True)
     talk = world.rank == 0
     status = "finished"
@@ -786,15 +801,17 @@ def _run(
             if not (math.isfinite(row["train_loss"]) and math.isfinite(row["val_loss"])):
                 status = "diverged"  # the checkpoint of the last finite epoch stays as it is
                 break
-            if row["val_loss"] < state.best_val_loss:
+            improved = row["val_loss"] < state.best_val_loss
+            if improved:
                 state.best_epoch, state.best_val_loss = epoch, row["val_loss"]
                 best = _snapshot(net)
-                if writer:
-                    assert out is not None
-                    checkpoint.save(net, out / "best.safetensors", {"epoch": epoch})
             if writer:
                 assert out is not None
+                # The checkpoint first: if the run dies before best.safetensors is written, the
+                # checkpoint's own weights are the best ones, and resuming recovers them.
                 checkpoint.save(net, out / "checkpoint.safetensors", asdict(state), optimizer=optimizer)
+                if improved:
+                    checkpoint.save(net, out / "best.safetensors", {"epoch": epoch})
             status = "running" if epoch < cfg.epochs else "finished"
             save_record()
     except KeyboardInterrupt:

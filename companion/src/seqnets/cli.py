@@ -7,14 +7,16 @@ at any scale, on a CPU or a GPU, in one process or, launched by ``torchrun``, in
     torchrun --nproc-per-node 4 -m seqnets bench --task copy --model lstm --length 1000 --out runs/copy-lstm
     python -m seqnets bench --task copy --model lstm --length 1000 --epochs 80 --out runs/copy-lstm --resume
 
-Bad arguments print the usage and exit with status 2; a run stopped with Ctrl-C keeps the
-checkpoint of its last finished epoch (exit status 130) and continues with ``--resume``.
+Bad arguments print the usage and exit with status 2; a run stopped with Ctrl-C or SIGTERM (a
+job's time limit) keeps the checkpoint of its last finished epoch (exit status 130) and continues
+with ``--resume``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -33,6 +35,9 @@ best.safetensors (weights of the epoch with the lowest validation loss).
 
 distributed: under torchrun, every process trains on its share of each global batch
 (--batch-size is the global batch) with DistributedDataParallel; gloo on CPUs, NCCL on GPUs.
+Without dropout the result does not depend on the number of processes (up to rounding); with
+it, it does (each process draws its own masks). --resume across machines needs --out on a
+shared file system.
 
 examples:
   python -m seqnets bench --task adding --model tcn --length 200 --samples 5000 --epochs 3 --out runs/a
@@ -166,6 +171,10 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from seqnets import bench
 
@@ -178,6 +187,7 @@ def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         optimizer=args.optimizer, clip=args.clip, seed=args.seed, data=args.data,
     )  # fmt: skip
     rank0 = os.environ.get("RANK", "0") == "0"
+    signal.signal(signal.SIGTERM, _interrupt)  # a scheduler's time limit ends the run as Ctrl-C does
     try:
         results = bench.run(
             config, out=args.out, resume=args.resume, device=args.device,
