@@ -368,3 +368,19 @@ def test_sigterm_stops_the_command_line_like_ctrl_c(tmp_path):
     assert "interrupted: the checkpoint of the last finished epoch is kept" in err
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["status"] == "interrupted" and results["epochs_run"] >= 1
+
+
+def test_weight_norm_is_a_tcn_option_that_trains_and_resumes(tmp_path):
+    task = bench.load_task("adding", 12, samples=16)
+    plain, normed = bench.build_model(task, "tcn", 5), bench.build_model(task, "tcn", 5, weight_norm=True)
+    assert not any("parametrizations" in k for k in plain.state_dict())
+    assert any(k.endswith("parametrizations.weight.original0") for k in normed.state_dict())
+    with pytest.raises(ValueError, match="only the TCN uses them"):
+        bench.build_model(task, "gru", 5, weight_norm=True)
+    cfg = tiny("adding", "tcn", epochs=2, weight_norm=True)
+    straight = bench.run(cfg, out=tmp_path / "a", progress=False)
+    bench.run(tiny("adding", "tcn", epochs=1, weight_norm=True), out=tmp_path / "b", progress=False)
+    resumed = bench.run(cfg, out=tmp_path / "b", resume=True, progress=False)
+    assert straight["test"] == resumed["test"] and straight["config"]["weight_norm"] is True
+    assert main([*ARGS, "--weight-norm", "--quiet", "--out", str(tmp_path / "cli")]) == 0
+    assert json.loads((tmp_path / "cli" / "results.json").read_text())["config"]["weight_norm"] is True

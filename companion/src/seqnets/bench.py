@@ -60,7 +60,7 @@ from seqnets.data.images import digits, read_idx, stratified_split
 from seqnets.data.synthetic import COPY_DIGITS, adding_problem, copy_memory, copy_memory_baseline
 from seqnets.models.recurrent import SequenceClassifier, SequenceHead, SequenceRegressor, SequenceTagger
 from seqnets.train import _make_optimizer, _snapshot
-from seqnets.utils import check_number, check_positive_int, count_parameters, pick_device
+from seqnets.utils import check_bool, check_number, check_positive_int, count_parameters, pick_device
 
 __all__ = [
     "TASKS",
@@ -341,6 +341,7 @@ def build_model(
     layers: int = 1,
     levels: int | None = None,
     kernel_size: int | None = None,
+    weight_norm: bool = False,
     dropout: float = 0.0,
 ) -> nn.Module:
     """The model ``model`` for ``task``: a regressor, a classifier or a per-step tagger.
@@ -356,6 +357,8 @@ def build_model(
     levels, kernel_size : int, optional
         TCN only: residual levels (default: the fewest whose receptive field covers the sequence)
         and kernel size (default: the authors' choice for the task, 7 or 8).
+    weight_norm : bool
+        TCN only: weight normalisation on every convolution, as in the authors' TCN.
     dropout : float
 
     Returns
@@ -372,9 +375,10 @@ def build_model(
         if layers != 1:
             raise ValueError(f"layers: the TCN's depth is set by levels, got layers={layers}")
         k = _DEFAULTS[task.name].kernel_size if kernel_size is None else check_positive_int(kernel_size, "kernel_size")
-        options = {"levels": _tcn_levels(_steps(task), k) if levels is None else levels, "kernel_size": k}
-    elif levels is not None or kernel_size is not None:
-        raise ValueError(f"levels, kernel_size: only the TCN uses them, got model={model!r}")
+        levels = _tcn_levels(_steps(task), k) if levels is None else levels
+        options = {"levels": levels, "kernel_size": k, "weight_norm": weight_norm}
+    elif levels is not None or kernel_size is not None or weight_norm:
+        raise ValueError(f"levels, kernel_size, weight_norm: only the TCN uses them, got model={model!r}")
     head: type[SequenceHead] = {
         "regression": SequenceRegressor, "classification": SequenceClassifier, "tagging": SequenceTagger
     }[task.kind]  # fmt: skip
@@ -426,6 +430,7 @@ class Config:
     layers: int = 1
     levels: int | None = None
     kernel_size: int | None = None
+    weight_norm: bool = False
     dropout: float = 0.0
     epochs: int | None = None
     samples: int | None = None
@@ -449,6 +454,7 @@ class Config:
         if out.params is not None:
             out.params = check_positive_int(out.params, "params")
         out.layers = check_positive_int(self.layers, "layers")
+        out.weight_norm = check_bool(self.weight_norm, "weight_norm")
         out.dropout = check_number(self.dropout, "dropout", low=0, high=1, high_open=True)
         out.epochs = check_positive_int(d.epochs if self.epochs is None else self.epochs, "epochs")
         out.batch_size = check_positive_int(d.batch_size if self.batch_size is None else self.batch_size, "batch_size")
@@ -736,7 +742,7 @@ def _run(
 
     def build(hidden: int) -> nn.Module:
         return build_model(task, cfg.model, hidden, layers=cfg.layers, levels=cfg.levels,
-                           kernel_size=cfg.kernel_size, dropout=cfg.dropout)  # fmt: skip
+                           kernel_size=cfg.kernel_size, weight_norm=cfg.weight_norm, dropout=cfg.dropout)  # fmt: skip
 
     hidden = cfg.hidden if cfg.hidden is not None else hidden_for_params(build, cfg.params or 1)
     torch.manual_seed(cfg.seed)  # the same initial weights in every process
@@ -856,6 +862,6 @@ def load_run(out: str | os.PathLike, which: str = "final") -> tuple[dict[str, An
     empty = (torch.empty(0), torch.empty(0))
     shell = _task(cfg.task, results["length"], [empty, empty, empty], results["baseline"])
     model = build_model(shell, cfg.model, results["hidden"], layers=cfg.layers, levels=cfg.levels,
-                        kernel_size=cfg.kernel_size, dropout=cfg.dropout)  # fmt: skip
+                        kernel_size=cfg.kernel_size, weight_norm=cfg.weight_norm, dropout=cfg.dropout)  # fmt: skip
     checkpoint.load(model, folder / ("checkpoint.safetensors" if which == "final" else "best.safetensors"))
     return results, model.eval()

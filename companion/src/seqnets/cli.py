@@ -137,6 +137,9 @@ def make_parser() -> argparse.ArgumentParser:
     what.add_argument(
         "--kernel-size", type=_positive_int, help="TCN kernel size (default: 7 for adding and digits, 8 for copy)"
     )
+    what.add_argument(
+        "--weight-norm", action="store_true", help="TCN: weight normalisation on every convolution, as the authors' TCN"
+    )
     what.add_argument("--dropout", type=_probability, default=0.0, help="dropout probability (default: 0)")
     how = bench.add_argument_group("training")
     how.add_argument("--epochs", type=_positive_int, help="epochs to train (with --resume: the new total)")
@@ -182,7 +185,8 @@ def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error("--resume needs --out, the folder of the run to continue")
     config = bench.Config(
         task=args.task, model=args.model, length=args.length, hidden=args.hidden, params=args.params,
-        layers=args.layers, levels=args.levels, kernel_size=args.kernel_size, dropout=args.dropout,
+        layers=args.layers, levels=args.levels, kernel_size=args.kernel_size, weight_norm=args.weight_norm,
+        dropout=args.dropout,
         epochs=args.epochs, samples=args.samples, batch_size=args.batch_size, lr=args.lr,
         optimizer=args.optimizer, clip=args.clip, seed=args.seed, data=args.data,
     )  # fmt: skip
