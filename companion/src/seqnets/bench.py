@@ -478,7 +478,6 @@ class Config:
 class _World:
     rank: int = 0
     size: int = 1
-    local_rank: int = 0
     backend: str | None = None
     owned: bool = False  # whether run() created the process group (and so destroys it)
 
@@ -505,7 +504,7 @@ def _join_world(device: str | torch.device | None) -> tuple[_World, torch.device
     owned = not dist.is_initialized()
     if owned:
         dist.init_process_group(backend)
-    return _World(rank, size, local_rank, backend, owned), wanted
+    return _World(rank, size, backend, owned), wanted
 
 
 # --------------------------------------------------------------------------------------------
