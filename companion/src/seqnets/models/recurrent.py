@@ -299,14 +299,14 @@ class SequenceRegressor(SequenceHead):
         )
 
 
-class SequenceTagger(SequenceHead):
+class SequenceTagger(SequenceClassifier):
     """Answer at every step: ``(B, T, F) -> (B, T, C)`` logits, one distribution per step.
 
-    The head of :class:`SequenceHead` is applied to the backbone's output at each step
-    (:meth:`SequenceHead.steps`), so with a causal backbone the answer at step ``t`` depends on
-    the steps up to ``t`` only. Train with :class:`torch.nn.CrossEntropyLoss` on
-    ``logits.flatten(0, 1)`` and ``targets.flatten()``. See :class:`SequenceHead` for the
-    arguments; ``num_classes`` is the output size.
+    A :class:`SequenceClassifier` whose head is applied to the backbone's output at each step
+    (:meth:`SequenceHead.steps`) instead of to a summary, so with a causal backbone the answer at
+    step ``t`` depends on the steps up to ``t`` only. Train with
+    :class:`torch.nn.CrossEntropyLoss` on ``logits.flatten(0, 1)`` and ``targets.flatten()``. The
+    arguments are :class:`SequenceClassifier`'s.
 
     Examples
     --------
@@ -314,38 +314,6 @@ class SequenceTagger(SequenceHead):
     >>> model(torch.zeros(4, 30, 10)).shape
     torch.Size([4, 30, 10])
     """
-
-    def __init__(
-        self,
-        input_size: int,
-        num_classes: int,
-        hidden_size: int = 64,
-        backbone: str = "lstm",
-        num_layers: int = 1,
-        bidirectional: bool = False,
-        dropout: float = 0.0,
-        *,
-        levels: int | None = None,
-        kernel_size: int | None = None,
-        weight_norm: bool = False,
-    ) -> None:
-        num_classes = check_positive_int(num_classes, "num_classes", minimum=2)
-        super().__init__(
-            input_size,
-            num_classes,
-            hidden_size,
-            backbone,
-            num_layers,
-            bidirectional,
-            dropout,
-            levels=levels,
-            kernel_size=kernel_size,
-            weight_norm=weight_norm,
-        )
-
-    @property
-    def num_classes(self) -> int:
-        return self.output_size
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, T, F) -> (B, T, C)``. ``lengths`` is not supported: mask padded steps in the loss."""
