@@ -166,6 +166,17 @@ def test_training_mode_restores_the_mode_even_after_an_error():
     assert not model.training and not model[1].training
 
 
+def test_training_mode_restores_each_submodules_own_mode():
+    from seqnets.utils import training_mode
+
+    model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2), nn.Dropout(0.5))
+    model[1].eval()  # a frozen batch norm inside a model that trains
+    for inner in (True, False):
+        with training_mode(model, inner):
+            assert all(m.training is inner for m in model.modules())
+        assert model.training and not model[1].training and model[2].training
+
+
 def test_check_bool():
     from seqnets.utils import check_bool
 

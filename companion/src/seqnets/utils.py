@@ -214,7 +214,10 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
 
 @contextmanager
 def training_mode(model: nn.Module, training: bool) -> Iterator[nn.Module]:
-    """Put ``model`` in train (``True``) or eval (``False``) mode; restore its mode on exit.
+    """Put ``model`` in train (``True``) or eval (``False``) mode; restore its modes on exit.
+
+    The mode of every submodule is restored, so a layer deliberately left in eval mode inside a
+    model in train mode (a frozen batch norm, say) is in eval mode again afterwards.
 
     >>> model = nn.Dropout(0.5)
     >>> with training_mode(model, False):
@@ -223,12 +226,13 @@ def training_mode(model: nn.Module, training: bool) -> Iterator[nn.Module]:
     >>> model.training
     True
     """
-    was_training = model.training
+    modes = [(m, m.training) for m in model.modules()]
     model.train(training)
     try:
         yield model
     finally:
-        model.train(was_training)
+        for module, mode in modes:
+            module.training = mode
 
 
 class Timer:
