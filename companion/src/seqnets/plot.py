@@ -1,4 +1,4 @@
-"""Figures the chapters share: training curves, forecasts, confusion matrices.
+"""Figures the chapters share: training curves, forecasts, confusion matrices, attention maps.
 
 Each function draws on ``ax`` if given (so figures can be composed with ``plt.subplots``), or on a
 new figure otherwise, and returns the axes. Nothing here changes matplotlib's global style.
@@ -15,7 +15,7 @@ import torch
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-__all__ = ["plot_history", "plot_forecast", "plot_confusion", "plot_receptive_field"]
+__all__ = ["plot_history", "plot_forecast", "plot_confusion", "plot_receptive_field", "plot_attention"]
 
 
 def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
@@ -320,6 +320,89 @@ def plot_receptive_field(
         ax.spines[side].set_visible(False)
     if title is None:
         title = f"kernel size {kernel_size}, dilations {dilations}: the last output reads {reached} input steps"
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+# --------------------------------------------------------------------------------------------
+# Attention weights of a sequence-to-sequence model
+# --------------------------------------------------------------------------------------------
+
+
+def _tokens(tokens: Any, name: str) -> list[str]:
+    if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Sequence):
+        raise TypeError(f"{name}: expected a sequence of tokens (e.g. a list of str), got {type(tokens).__name__}")
+    return [str(token) for token in tokens]
+
+
+def plot_attention(
+    weights: Any,
+    source_tokens: Sequence[str],
+    target_tokens: Sequence[str],
+    ax: Axes | None = None,
+    *,
+    title: str | None = None,
+    cmap: str = "Greys",
+    annotate: bool = False,
+) -> Axes:
+    """Heat map of attention weights: one row per output token, one column per source token.
+
+    Row ``t`` shows how the decoder spread its attention over the source when it wrote
+    ``target_tokens[t]``; the colour scale runs from 0 to 1.
+
+    Parameters
+    ----------
+    weights : array-like, shape (T_out, T_in)
+        Attention weights, e.g. ``greedy_decode(...)[1][b]`` cut to the written tokens and the
+        real source tokens.
+    source_tokens : sequence of str, length T_in
+        Column labels.
+    target_tokens : sequence of str, length T_out
+        Row labels.
+    ax : matplotlib Axes, optional
+    title : str, optional
+    cmap : str
+        A matplotlib colour map.
+    annotate : bool
+        Write each weight (two decimals) in its cell.
+
+    Examples
+    --------
+    >>> ax = plot_attention([[0.9, 0.1], [0.2, 0.8]], ["forty", "two"], ["4", "2"])
+    >>> [label.get_text() for label in ax.get_xticklabels()]
+    ['forty', 'two']
+    """
+    if isinstance(weights, torch.Tensor):
+        weights = weights.detach().cpu().numpy()
+    try:
+        values = np.asarray(weights, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"weights: expected a 2-D array of numbers ({err})") from None
+    source = _tokens(source_tokens, "source_tokens")
+    target = _tokens(target_tokens, "target_tokens")
+    if values.ndim != 2 or values.size == 0:
+        raise ValueError(f"weights: expected a non-empty 2-D array (T_out, T_in), got shape {values.shape}")
+    if values.shape != (len(target), len(source)):
+        raise ValueError(
+            f"weights: expected shape ({len(target)}, {len(source)}) (one row per target token, one column "
+            f"per source token), got {values.shape}"
+        )
+    if not np.isfinite(values).all():
+        raise ValueError("weights: expected finite values, got NaN or infinity")
+    ax = _new_axes(ax, (max(4.0, 0.6 * len(source) + 2.0), max(3.0, 0.4 * len(target) + 1.5)))
+    image = ax.imshow(values, cmap=cmap, vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="attention weight")
+    if annotate:
+        for i, j in np.ndindex(values.shape):
+            colour = "white" if values[i, j] > 0.5 else "black"
+            ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=7, color=colour)
+    ax.set_xticks(range(len(source)))
+    ax.set_xticklabels(source, rotation=45, ha="right")
+    ax.set_yticks(range(len(target)))
+    ax.set_yticklabels(target)
+    ax.set_xlabel("source token")
+    ax.set_ylabel("output token")
     if title:
         ax.set_title(title)
     return ax

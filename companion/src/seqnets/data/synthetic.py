@@ -1,19 +1,33 @@
 """Generated tasks with known answers, for testing what a sequence model can remember.
 
-Each task returns batch-first tensors ``(inputs (N, T, F), targets)`` and draws its randomness
-from an optional ``torch.Generator``, so a seeded call repeats exactly and leaves the global
-random state alone.
+The memory tasks (:func:`adding_problem`, :func:`copy_memory`) return batch-first tensors
+``(inputs (N, T, F), targets)``; :func:`number_words` spells numbers in English words for the
+translation chapter; :func:`dtmf_clips` (defined in :mod:`seqnets.data.audio`) generates
+touch-tone recordings for the speech chapter. Each draws its randomness from an optional
+``torch.Generator`` (``dtmf_clips``: a ``seed``), so a seeded call repeats exactly and leaves the
+global random state alone.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
+import numpy as np
 import torch
 
+from seqnets.data.audio import dtmf_clips  # generated audio; defined with the WAV code
 from seqnets.utils import check_positive_int
 
-__all__ = ["adding_problem", "copy_memory", "copy_memory_baseline", "COPY_DIGITS"]
+__all__ = [
+    "adding_problem",
+    "copy_memory",
+    "copy_memory_baseline",
+    "COPY_DIGITS",
+    "number_words",
+    "NUMBER_WORDS_LIMIT",
+    "dtmf_clips",
+]
 
 #: Number of digits the copy-memory task asks a model to remember.
 COPY_DIGITS = 10
@@ -121,3 +135,110 @@ def copy_memory_baseline(length: int) -> float:
     """
     length = check_positive_int(length, "length")
     return COPY_DIGITS * math.log(8) / (length + 2 * COPY_DIGITS)
+
+
+#: ``number_words`` spells numbers below this bound (up to "nine hundred ninety nine thousand ...").
+NUMBER_WORDS_LIMIT = 1_000_000
+
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen"
+).split()
+_TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+
+
+def _below_thousand(n: int) -> list[str]:
+    """Words of ``1 <= n <= 999``: ``[ones "hundred"] [tens] [ones or a teen]``."""
+    hundreds, rest = divmod(n, 100)
+    words = [_ONES[hundreds], "hundred"] if hundreds else []
+    if rest >= 20:
+        tens, ones = divmod(rest, 10)
+        words.append(_TENS[tens])
+        if ones:
+            words.append(_ONES[ones])
+    elif rest:
+        words.append(_ONES[rest])
+    return words
+
+
+def _spell(n: int) -> str:
+    if n == 0:
+        return "zero"
+    thousands, rest = divmod(n, 1000)
+    words = _below_thousand(thousands) + ["thousand"] if thousands else []
+    if rest:
+        words += _below_thousand(rest)
+    return " ".join(words)
+
+
+def number_words(
+    numbers: int | Sequence[int] | torch.Tensor,
+    *,
+    low: int = 0,
+    high: int = NUMBER_WORDS_LIMIT,
+    generator: torch.Generator | None = None,
+) -> tuple[list[str], list[str]]:
+    """English words and decimal digits of whole numbers: a small translation task.
+
+    The words are American English without "and" and without hyphens, so that every word is a
+    token: 342107 is ``"three hundred forty two thousand one hundred seven"``. There are 30
+    distinct words (``zero`` to ``nineteen``, the eight tens, ``hundred``, ``thousand``) and
+    a sentence has 1 to 9 of them; the digits have no leading zeros (``"0"`` for zero).
+
+    Parameters
+    ----------
+    numbers : int, sequence of int or 1-D integer tensor
+        The numbers to spell; or, given as a single ``int``, how many *distinct* numbers to draw
+        uniformly from ``[low, high)`` (a seeded random permutation of the range, cut short).
+    low, high : int
+        The numbers allowed: ``0 <= low < high <= 1_000_000``.
+    generator : torch.Generator, optional
+        Source of randomness for a drawn count; ``None`` uses torch's global generator.
+
+    Returns
+    -------
+    words : list of str
+        The numbers in words, tokens separated by single spaces.
+    digits : list of str
+        The same numbers in digits (``int(digits[i])`` is the number).
+
+    Examples
+    --------
+    >>> number_words([0, 15, 342107])
+    (['zero', 'fifteen', 'three hundred forty two thousand one hundred seven'], ['0', '15', '342107'])
+
+    Drawn numbers are distinct, so slices of one draw never share a number: a held-out set that
+    training never saw.
+
+    >>> words, digits = number_words(1000, generator=torch.Generator().manual_seed(0))
+    >>> train, test = set(digits[:900]), set(digits[900:])
+    >>> len(train) + len(test), train & test
+    (1000, set())
+    """
+    low = check_positive_int(low, "low", minimum=0)
+    high = check_positive_int(high, "high", minimum=1)
+    if not low < high <= NUMBER_WORDS_LIMIT:
+        raise ValueError(f"low, high: expected 0 <= low < high <= {NUMBER_WORDS_LIMIT}, got low={low}, high={high}")
+    _check_generator(generator)
+    if isinstance(numbers, torch.Tensor):
+        if numbers.dim() != 1 or numbers.is_floating_point() or numbers.is_complex() or numbers.dtype == torch.bool:
+            raise TypeError(
+                f"numbers: expected a 1-D integer tensor, got {numbers.dtype} of shape {tuple(numbers.shape)}"
+            )
+        numbers = numbers.tolist()
+    if isinstance(numbers, (int, np.integer)) and not isinstance(numbers, bool):
+        count = check_positive_int(numbers, "numbers")
+        if count > high - low:
+            raise ValueError(
+                f"numbers: cannot draw {count} distinct numbers from [{low}, {high}), which holds {high - low}"
+            )
+        numbers = (torch.randperm(high - low, generator=generator)[:count] + low).tolist()
+    elif isinstance(numbers, (str, bytes)) or not isinstance(numbers, Sequence):
+        raise TypeError(f"numbers: expected a count (int) or a sequence of integers, got {type(numbers).__name__}")
+    for i, n in enumerate(numbers):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"numbers[{i}]: expected an integer, got {type(n).__name__} {n!r}")
+        if not low <= n < high:
+            raise ValueError(f"numbers[{i}]: expected an integer in [{low}, {high}), got {n}")
+    return [_spell(int(n)) for n in numbers], [str(int(n)) for n in numbers]
+
