@@ -239,6 +239,19 @@ def test_additive_attention_follows_its_equations_and_masks_padding():
     # a row with nothing to attend to would give NaN weights
     with pytest.raises(ValueError, match=r"mask: expected at least one True per row, got none in rows \[1\]"):
         attention(query, keys, memory, torch.tensor([[True] * 6, [False] * 6]))
+    with pytest.raises(TypeError, match="mask: expected a torch.Tensor, got list"):
+        attention(query, keys, memory, mask.tolist())
+    # a dtype other than the parameters' is named, before it reaches a matrix product
+    for name, args in [
+        ("query", (query.double(), keys, memory)),
+        ("keys", (query, keys.double(), memory)),
+        ("memory", (query, keys, memory.double())),
+    ]:
+        with pytest.raises(TypeError, match=f"{name}: expected dtype torch.float32, the dtype of the parameters"):
+            attention(*args, mask)
+    attention.double()
+    context64, _ = attention(query.double(), attention.project(memory.double()), memory.double(), mask)
+    assert context64.dtype == torch.float64 and torch.allclose(context64.float(), context, atol=1e-6)
 
 
 def test_decoder_step_follows_the_equations_of_the_module_docstring():
@@ -282,6 +295,16 @@ def test_decoder_step_rejects_bad_tokens(token, error, match):
     memory, state = model.encode(*batch())
     with pytest.raises(error, match=match):
         model.decoder.step(token, state, memory)
+
+
+def test_decoder_step_rejects_a_state_or_memory_of_another_dtype():
+    model = tiny_model()
+    memory, state = model.encode(*batch())
+    token = torch.tensor([BOS, 3, 4, 5])
+    with pytest.raises(TypeError, match="state: expected dtype torch.float32, the dtype of the parameters"):
+        model.decoder.step(token, state.double(), memory)
+    with pytest.raises(TypeError, match="memory: expected dtype torch.float32"):
+        model.decoder.step(token, state, memory._replace(values=memory.values.double()))
 
 
 def test_teacher_forced_forward_equals_decoding_step_by_step():
@@ -441,6 +464,23 @@ def test_beam_search_attention_is_the_attention_each_hypothesis_was_written_with
     expected = attention.masked_fill(~written, 0.0).view(result.attention.shape)
     assert torch.allclose(result.attention, expected, atol=1e-5)
     assert len({tuple(row) for row in result.tokens[0].tolist()}) == k  # K different hypotheses
+
+
+def test_beam_search_of_a_batch_equals_beam_search_of_each_source_alone():
+    """Batching mixes neither the hypotheses of different sources nor their padding."""
+    model = tiny_model(scale=2.0)
+    src, lengths = batch()
+    args = {"beam_size": 3, "max_len": 6, "bos": BOS, "eos": EOS, "length_penalty": 0.5}
+    together = beam_search(model, src, lengths, **args)
+    for b, n in enumerate(lengths.tolist()):
+        alone = beam_search(model, src[b : b + 1, :n], lengths[b : b + 1], **args)
+        width = alone.tokens.shape[2]
+        assert torch.equal(alone.tokens[0], together.tokens[b, :, :width])
+        assert (together.tokens[b, :, width:] == PAD).all()
+        assert torch.allclose(alone.log_probs[0], together.log_probs[b], atol=1e-5)
+        assert torch.allclose(alone.scores[0], together.scores[b], atol=1e-5)
+        assert torch.allclose(alone.attention[0], together.attention[b, :, :width, :n], atol=1e-5)
+        assert (together.attention[b, :, :, n:] == 0).all()
 
 
 def test_beam_search_ranks_finished_hypotheses_with_the_length_penalty():

@@ -56,6 +56,14 @@ def _check_integers(x: torch.Tensor, name: str, ndim: int, low: int, high: int, 
     return x
 
 
+def _check_dtype(x: torch.Tensor, name: str, module: nn.Module) -> torch.Tensor:
+    """Check that the floating tensor ``x`` has the dtype of ``module``'s parameters."""
+    dtype = next(module.parameters()).dtype
+    if x.dtype != dtype:
+        raise TypeError(f"{name}: expected dtype {dtype}, the dtype of the parameters, got {x.dtype}")
+    return x
+
+
 def _check_source(src: torch.Tensor, src_lengths: torch.Tensor, vocab_size: int) -> None:
     _check_integers(src, "src", 2, 0, vocab_size - 1, "token ids")
     if src.shape[0] == 0 or src.shape[1] == 0:
@@ -169,9 +177,9 @@ class AdditiveAttention(nn.Module):
         weights : torch.Tensor
             ``(B, S)``, non-negative, zero where ``mask`` is False, each row summing to 1.
         """
-        check_tensor(query, "query", ndim=2, floating=True)
-        check_tensor(keys, "keys", ndim=3, floating=True)
-        check_tensor(memory, "memory", ndim=3, floating=True)
+        for x, name, ndim in ((query, "query", 2), (keys, "keys", 3), (memory, "memory", 3)):
+            _check_dtype(check_tensor(x, name, ndim=ndim, floating=True), name, self)
+        check_tensor(mask, "mask", ndim=2)
         batch, steps, _ = memory.shape
         if query.shape != (batch, self.query_size):
             raise ValueError(f"query: expected shape ({batch}, {self.query_size}), got {tuple(query.shape)}")
@@ -263,7 +271,7 @@ class AttentionDecoder(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """:meth:`step` before the softmax: ``(logits (B, V), state (B, D), attention (B, S))``."""
         _check_integers(token, "token", 1, 0, self.vocab_size - 1, "target token ids")
-        check_tensor(state, "state", ndim=2, floating=True)
+        _check_dtype(check_tensor(state, "state", ndim=2, floating=True), "state", self)
         if state.shape != (token.shape[0], self.hidden_size):
             raise ValueError(f"state: expected shape ({token.shape[0]}, {self.hidden_size}), got {tuple(state.shape)}")
         embedded = self.embedding(token)  # (B, E)
@@ -541,12 +549,28 @@ def sequence_log_prob(
 ) -> torch.Tensor:
     """Log-probability that ``model`` writes ``tokens`` for ``src``, in eval mode: ``(B,)``.
 
-    ``tokens`` ``(B, L)`` are outputs as :func:`greedy_decode` returns them: each up to its first
-    end token, then ``model.pad_id``, which is not scored; no start token and no padding before
-    the end. The sum runs over the teacher-forced log-probabilities of the other tokens. For an
-    output without an end token (cut at ``max_len``) it is the log-probability of a *prefix*, that
-    the model's output starts with these tokens, which is not comparable with that of a complete
-    output.
+    The sum runs over the teacher-forced log-probabilities of the tokens up to and including each
+    row's end token; the padding after it is not scored. For an output without an end token (cut
+    at ``max_len``) it is the log-probability of a *prefix*, that the model's output starts with
+    these tokens, which is not comparable with that of a complete output.
+
+    Parameters
+    ----------
+    model : Seq2Seq
+    src, src_lengths : torch.Tensor
+        ``(B, S)`` source token ids and ``(B,)`` lengths, as for :func:`greedy_decode`.
+    tokens : torch.Tensor
+        ``(B, L)`` integer target ids, ``L >= 1``, one output per source as :func:`greedy_decode`
+        returns them: each up to its first end token, then ``model.pad_id``; no start token and no
+        padding before the end.
+    bos, eos : int
+        Target ids of the start token (fed before the first token) and of the end token; distinct
+        from each other and from ``model.pad_id``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B,)`` the log-probability of each row of ``tokens``.
     """
     _check_model(model)
     bos, eos = _check_special_ids(model, bos, eos)
