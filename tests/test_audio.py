@@ -89,21 +89,60 @@ def test_write_wav_rejects_bad_input(tmp_path, samples, rate, clip, error, match
         write_wav(tmp_path / "bad.wav", samples, rate, clip=clip)
 
 
-def riff(fmt_tag: int, channels: int, rate: int, bits: int, data: bytes, declared: int | None = None) -> bytes:
-    """A RIFF/WAVE file with a 16-byte fmt chunk and a data chunk declaring ``declared`` bytes."""
+def chunk(name: bytes, payload: bytes, declared: int | None = None, pad: bool = True) -> bytes:
+    """A RIFF chunk declaring ``declared`` bytes (default: its payload's), with a pad byte if odd."""
+    size = len(payload) if declared is None else declared
+    return name + struct.pack("<I", size) + payload + (b"\x00" if pad and len(payload) % 2 else b"")
+
+
+def fmt(tag: int = 1, channels: int = 1, rate: int = 8000, bits: int = 16, extra: bytes = b"") -> bytes:
+    """A fmt chunk; ``extra`` follows the 16 bytes every format has."""
     block = channels * bits // 8
-    fmt = struct.pack("<HHIIHH", fmt_tag, channels, rate, rate * block, block, bits)
-    size = len(data) if declared is None else declared
-    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", size) + data
-    return b"RIFF" + struct.pack("<I", len(body)) + body
+    return chunk(b"fmt ", struct.pack("<HHIIHH", tag, channels, rate, rate * block, block, bits) + extra)
 
 
-def test_read_wav_reads_a_file_written_by_hand(tmp_path):
+def extensible(sub_format: int, channels: int = 1, bits: int = 16) -> bytes:
+    """A WAVE_FORMAT_EXTENSIBLE fmt chunk whose sub-format GUID carries the tag ``sub_format``."""
+    guid = struct.pack("<H", sub_format) + bytes.fromhex("000000001000800000aa00389b71")
+    return fmt(0xFFFE, channels, 8000, bits, extra=struct.pack("<HHI", 22, bits, 0) + guid)
+
+
+def riff(*chunks: bytes, size: int | None = None) -> bytes:
+    """A RIFF/WAVE file of the given chunks; ``size`` overrides the size in the RIFF header."""
+    body = b"WAVE" + b"".join(chunks)
+    return b"RIFF" + struct.pack("<I", len(body) if size is None else size) + body
+
+
+PCM = struct.pack("<4h", 1000, -1000, 0, 32767)  # four 16-bit samples
+PCM_VALUES = [[1000 / 32768, -1000 / 32768, 0.0, 32767 / 32768]]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        riff(fmt(), chunk(b"data", PCM)),
+        riff(extensible(1), chunk(b"data", PCM)),  # extensible, PCM sub-format: Python 3.10 and 3.11 too
+        riff(fmt(extra=b"\x00\x00"), chunk(b"data", PCM)),  # an 18-byte fmt chunk (cbSize 0)
+        riff(fmt(), chunk(b"LIST", b"INFOabc"), chunk(b"data", PCM)),  # odd chunk with its pad byte, skipped
+        riff(chunk(b"data", PCM), fmt()),  # data before fmt
+        riff(fmt(), chunk(b"data", PCM), size=0),  # the RIFF size is not checked
+    ],
+    ids=["plain", "extensible", "fmt18", "odd-chunk", "data-first", "riff-size-0"],
+)
+def test_read_wav_reads_files_written_by_hand(tmp_path, content):
     path = tmp_path / "hand.wav"
-    path.write_bytes(riff(1, 1, 8000, 16, struct.pack("<3h", 1000, -1000, 0)))
+    path.write_bytes(content)
     samples, rate = read_wav(path)
-    assert rate == 8000
-    np.testing.assert_array_equal(samples.numpy(), [[1000 / 32768, -1000 / 32768, 0.0]])
+    assert rate == 8000 and samples.dtype == torch.float32
+    np.testing.assert_array_equal(samples.numpy(), PCM_VALUES)
+
+
+def test_read_wav_returns_contiguous_channels(tmp_path):
+    path = tmp_path / "stereo.wav"
+    path.write_bytes(riff(fmt(channels=2), chunk(b"data", PCM)))  # frames (1000, -1000), (0, 32767)
+    samples, _ = read_wav(path)
+    assert samples.is_contiguous()
+    np.testing.assert_array_equal(samples.numpy(), np.array([[1000, 0], [-1000, 32767]]) / 32768)
 
 
 def wave_file(path, width: int) -> bytes:
@@ -121,15 +160,25 @@ def wave_file(path, width: int) -> bytes:
         ("eight_bit.wav", lambda p: wave_file(p, 1), "8-bit samples; read_wav reads uncompressed 16-bit PCM"),
         ("24_bit.wav", lambda p: wave_file(p, 3), "24-bit samples; read_wav reads uncompressed 16-bit PCM"),
         ("32_bit.wav", lambda p: wave_file(p, 4), "32-bit samples"),
-        ("float.wav", lambda p: riff(3, 1, 8000, 32, bytes(40)), "not a WAV file read_wav can read"),
-        ("mu_law.wav", lambda p: riff(7, 1, 8000, 8, bytes(10)), "not a WAV file read_wav can read"),
-        ("adpcm.wav", lambda p: riff(2, 1, 8000, 4, bytes(10)), "not a WAV file read_wav can read"),
-        ("text.wav", lambda p: b"hello, this is not audio", r"does not start with RIFF id"),
+        ("float.wav", lambda p: riff(fmt(3, bits=32), chunk(b"data", bytes(40))), r"floating-point samples \(format"),
+        ("ext_float.wav", lambda p: riff(extensible(3, bits=32), chunk(b"data", bytes(40))), "floating-point"),
+        ("mu_law.wav", lambda p: riff(fmt(7, bits=8), chunk(b"data", bytes(10))), "mu-law samples"),
+        ("adpcm.wav", lambda p: riff(fmt(2, bits=4), chunk(b"data", bytes(10))), "compressed samples"),
+        ("text.wav", lambda p: b"hello, this is not audio", "not a RIFF/WAVE file"),
         ("empty.wav", lambda p: b"", "truncated WAV header"),
-        ("header.wav", lambda p: riff(1, 1, 8000, 16, bytes(20))[:30], "truncated WAV header"),
-        ("no_data.wav", lambda p: b"RIFF\x04\x00\x00\x00WAVE", "data chunk missing"),
-        ("data.wav", lambda p: riff(1, 1, 8000, 16, bytes(20))[:-3], "truncated WAV data"),
-        ("huge.wav", lambda p: riff(1, 2, 8000, 16, bytes(8), declared=2**31), "truncated WAV data"),
+        ("header.wav", lambda p: riff(fmt(), chunk(b"data", bytes(20)))[:30], "truncated or malformed WAV file"),
+        ("no_fmt.wav", lambda p: b"RIFF\x04\x00\x00\x00WAVE", "fmt chunk missing"),
+        ("no_data.wav", lambda p: riff(fmt()), "data chunk missing"),
+        ("data.wav", lambda p: riff(fmt(), chunk(b"data", bytes(20)))[:-3], "truncated WAV data"),
+        ("huge.wav", lambda p: riff(fmt(2), chunk(b"data", bytes(8), declared=2**31)), "truncated WAV data"),
+        ("huge_list.wav", lambda p: riff(fmt(), chunk(b"LIST", b"abcd", 0x7FFFFFF0), chunk(b"data", PCM)), "LIST"),
+        ("no_pad.wav", lambda p: riff(fmt(), chunk(b"LIST", b"abc", pad=False), chunk(b"data", PCM)), "malformed"),
+        ("rate0.wav", lambda p: riff(fmt(rate=0), chunk(b"data", PCM)), "sample rate 0"),
+        ("channels0.wav", lambda p: riff(fmt(channels=0), chunk(b"data", PCM)), "0 channels"),
+        ("partial.wav", lambda p: riff(fmt(channels=2), chunk(b"data", PCM + b"\x01\x02")), "no whole number"),
+        # what a streaming recorder leaves when it never fills in the sizes
+        ("stream0.wav", lambda p: riff(fmt(), chunk(b"data", PCM, declared=0)), "declares 0 bytes"),
+        ("streamFF.wav", lambda p: riff(fmt(), chunk(b"data", PCM, 2**32 - 1), size=2**32 - 1), "never set the size"),
     ],
 )
 def test_read_wav_refuses_other_files_naming_the_file(tmp_path, name, make, match):
@@ -138,8 +187,9 @@ def test_read_wav_refuses_other_files_naming_the_file(tmp_path, name, make, matc
     path.write_bytes(content)
     with pytest.raises(ValueError, match=match) as info:
         read_wav(path)
-    assert str(path) in str(info.value), "the error names the file"
-    assert "16-bit" in str(info.value) or "truncated" in str(info.value), "and says what is supported or wrong"
+    message = str(info.value)
+    assert str(path) in message, "the error names the file"
+    assert "read_wav reads uncompressed 16-bit PCM" in message and "ffmpeg" in message, "and what it reads"
 
 
 def test_read_wav_of_a_missing_file(tmp_path):
@@ -215,13 +265,16 @@ def test_dtmf_tones_have_the_keys_frequencies_and_silence_between():
         assert (wave_[silent] == 0).all(), "without noise the pauses are silent"
 
 
-def test_dtmf_noise_has_the_requested_snr():
-    clips = dtmf_clips(20, digits=(3, 3), pause_ms=(400, 400), snr_db=(20, 20), seed=2)
+@pytest.mark.parametrize("snr", [0.0, 20.0])
+def test_dtmf_noise_has_the_requested_snr_during_the_tones(snr):
+    clips = dtmf_clips(20, digits=(3, 3), tone_ms=(200, 200), pause_ms=(400, 400), snr_db=(snr, snr), seed=2)
     ratios = []
-    for wave_, spans, a in zip(clips.waveforms, clips.tones, clips.amplitude, strict=True):
-        noise = wave_[: spans[0][0]].double()  # the leading pause holds noise only
-        ratios.append((a.item() ** 2 / 4) / noise.pow(2).mean().item())  # tone power over noise power
-    assert 10 * math.log10(np.mean(ratios)) == pytest.approx(20, abs=0.5)
+    for wave_, spans in zip(clips.waveforms, clips.tones, strict=True):
+        x = wave_.double()
+        noise = x[: spans[0][0]].pow(2).mean()  # the leading pause holds noise only
+        during = torch.cat([x[a:b] for a, b in spans]).pow(2).mean()  # tone plus independent noise
+        ratios.append(((during - noise) / noise).item())  # measured tone power over noise power
+    assert 10 * math.log10(np.mean(ratios)) == pytest.approx(snr, abs=0.3)
 
 
 @pytest.mark.parametrize(
@@ -240,6 +293,11 @@ def test_dtmf_noise_has_the_requested_snr():
         ({"pause_ms": (10,)}, TypeError, "pause_ms: expected a pair"),
         ({"amplitude": (0.5, 1.5)}, ValueError, r"amplitude: expected values in \(0, 1\]"),
         ({"snr_db": (float("nan"), 10)}, ValueError, r"snr_db\[0\]"),
+        (
+            {"snr_db": (10, float("inf"))},
+            ValueError,
+            r"snr_db\[1\]: expected a finite number.*snr_db=None adds no noise",
+        ),
         ({"seed": -1}, ValueError, "seed: expected an integer >= 0"),
         ({"seed": 1.5}, TypeError, "seed: expected an integer"),
     ],
@@ -266,6 +324,26 @@ def test_log_spectrogram_of_a_sine_peaks_at_its_frequency():
     t = torch.arange(4000) / rate
     spec = log_spectrogram(torch.sin(2 * math.pi * 1000 * t), n_fft=n_fft, hop_length=128)
     assert (spec.argmax(dim=1) == round(1000 * n_fft / rate)).all()  # bin 32 = 1000 Hz
+
+
+def test_log_spectrogram_frame_t_covers_samples_t_hop_to_t_hop_plus_n_fft_minus_1():
+    n_fft, hop, at = 64, 16, 100
+    x = torch.zeros(400, dtype=torch.float64)
+    x[at] = 1.0  # an impulse: frame t holds it times the window, w[at - t hop], at every frequency
+    spec = log_spectrogram(x, n_fft=n_fft, hop_length=hop)  # (T, F)
+    window = torch.hann_window(n_fft, dtype=torch.float64)
+    for t in range(spec.shape[0]):
+        n = at - t * hop
+        weight = window[n] if 0 <= n < n_fft else 0.0
+        torch.testing.assert_close(spec[t], torch.full_like(spec[t], math.log(weight**2 + 1e-10)))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_log_spectrogram_computes_half_precision_in_float32(dtype):
+    x = torch.randn(2, 600)
+    spec = log_spectrogram(x.to(dtype))
+    assert spec.dtype == torch.float32
+    torch.testing.assert_close(spec, log_spectrogram(x.to(dtype).float()))
 
 
 @pytest.mark.parametrize(

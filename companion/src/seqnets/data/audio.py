@@ -4,14 +4,16 @@
 sounds as the sum of two sine waves, one from a low (row) group and one from a high (column)
 group of frequencies (ITU-T Recommendation Q.23), separated by pauses and buried in noise.
 :func:`log_spectrogram` turns waveforms into the time-frequency pictures a recogniser reads.
-:func:`read_wav` and :func:`write_wav` read and write uncompressed 16-bit PCM WAV files with the
-standard library's :mod:`wave`, so a reader can try a model on a recording of their own.
+:func:`read_wav` and :func:`write_wav` read and write uncompressed 16-bit PCM WAV files (reading
+parses the file's RIFF chunks, writing uses the standard library's :mod:`wave`), so a reader can
+try a model on a recording of their own.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import struct
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,10 +60,10 @@ def _check_range(
     value: Any,
     name: str,
     *,
-    low: float,
+    low: float | None,
     low_open: bool = False,
 ) -> tuple[float, float]:
-    """Check a pair ``(min, max)`` with ``low <= min <= max`` (``low < min`` if ``low_open``)."""
+    """Check a finite pair ``(min, max)`` with ``min <= max`` and ``low <= min`` (``<``: low_open)."""
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise TypeError(f"{name}: expected a pair (min, max), got {value!r}")
     a = check_number(value[0], f"{name}[0]", low=low, low_open=low_open)
@@ -126,8 +128,9 @@ def dtmf_clips(
     ``a`` and the noise level are drawn uniformly from the given ranges (ends included). A key
     pressed twice sounds twice with a pause between, as on a telephone: without the pause "55"
     and "5" would be the same sound. White Gaussian noise is added to the whole clip, with the
-    power of the tones over the power of the noise, ``(a^2 / 4) / sigma^2``, equal to the
-    clip's signal-to-noise ratio (SNR).
+    power of a tone over the power of the noise, ``(a^2 / 4) / sigma^2``, equal to the clip's
+    signal-to-noise ratio (SNR) during a tone. Over the whole clip, pauses included, the ratio
+    is lower by the share of samples that are tones (about 3.4 dB lower with the defaults).
 
     Parameters
     ----------
@@ -144,7 +147,8 @@ def dtmf_clips(
     amplitude : (float, float)
         Range of the peak amplitude of the tones, in ``(0, 1]``.
     snr_db : (float, float) or None
-        Range of the SNR in dB; ``None`` adds no noise.
+        Range of the SNR during a tone in dB, ``10 log10`` of the power ratio, finite;
+        ``None`` adds no noise.
     seed : int, optional
         Seeds a private generator, so the same call gives the same clips and leaves the global
         random state alone; ``None`` draws from torch's global generator.
@@ -178,7 +182,12 @@ def dtmf_clips(
     amplitude_range = _check_range(amplitude, "amplitude", low=0, low_open=True)
     if amplitude_range[1] > 1:
         raise ValueError(f"amplitude: expected values in (0, 1], got {amplitude!r}")
-    snr_range = None if snr_db is None else _check_range(snr_db, "snr_db", low=-math.inf)
+    snr_range = None
+    if snr_db is not None:
+        try:
+            snr_range = _check_range(snr_db, "snr_db", low=None)
+        except ValueError as err:  # e.g. inf: no noise is asked for with None instead
+            raise ValueError(f"{err} (snr_db=None adds no noise)") from None
     if seed is not None:
         seed = check_positive_int(seed, "seed", minimum=0)
     generator = None if seed is None else torch.Generator().manual_seed(seed)
@@ -235,16 +244,20 @@ def log_spectrogram(
     Parameters
     ----------
     waveform : torch.Tensor
-        ``(S,)`` or ``(B, S)`` floating, with ``S >= n_fft``.
+        ``(S,)`` or ``(B, S)`` floating, with ``S >= n_fft``. Half precision (float16,
+        bfloat16) is computed in float32, which the FFT needs.
     n_fft : int
-        Window length in samples (frequency resolution ``sample_rate / n_fft`` Hz).
+        Window length in samples. It sets both resolutions: bins ``sample_rate / n_fft`` Hz
+        apart, and each frame averages over ``n_fft / sample_rate`` s.
     hop_length : int
-        Step between frames in samples (time resolution ``hop_length / sample_rate`` s).
+        Step between frames in samples: frames every ``hop_length / sample_rate`` s. It spaces
+        the frames and does not sharpen them.
 
     Returns
     -------
     torch.Tensor
-        ``(T, F)`` or ``(B, T, F)`` with ``T = 1 + (S - n_fft) // hop_length`` frames.
+        ``(T, F)`` or ``(B, T, F)`` with ``T = 1 + (S - n_fft) // hop_length`` frames, in the
+        waveform's dtype (float32 for half precision).
     """
     check_tensor(waveform, "waveform", ndim=(1, 2), floating=True)
     n_fft = check_positive_int(n_fft, "n_fft", minimum=2)
@@ -252,6 +265,8 @@ def log_spectrogram(
     if waveform.shape[-1] < n_fft:
         got = tuple(waveform.shape)
         raise ValueError(f"waveform: expected at least n_fft={n_fft} samples, got shape {got}")
+    if waveform.dtype in (torch.float16, torch.bfloat16):
+        waveform = waveform.float()
     window = torch.hann_window(n_fft, dtype=waveform.dtype, device=waveform.device)
     spec = torch.stft(
         waveform, n_fft, hop_length=hop_length, window=window, center=False, return_complex=True
@@ -263,49 +278,90 @@ def log_spectrogram(
 # WAV files
 # ----------------------------------------------------------------------------------------------
 
-_SUPPORTED = "uncompressed 16-bit PCM WAV (format tag 1), any number of channels and sample rate"
+_SUPPORTED = "uncompressed 16-bit PCM WAV, any number of channels and sample rate"
 _CONVERT = "Convert the file first, for example: ffmpeg -i in.wav -c:a pcm_s16le out.wav"
+_PCM, _EXTENSIBLE = 1, 0xFFFE  # format tags: plain PCM, and "see the sub-format GUID"
+#: The sub-format GUID of PCM in an extensible fmt chunk (its first two bytes: the format tag).
+_PCM_GUID = bytes.fromhex("0100000000001000800000aa00389b71")
+_FORMAT_NAMES = {3: "floating-point", 6: "A-law", 7: "mu-law"}
 
 
 def read_wav(path: str | os.PathLike) -> tuple[torch.Tensor, int]:
     """Read a 16-bit PCM WAV file: ``(samples (channels, S) float32 in [-1, 1), sample_rate)``.
 
-    The samples are the file's integers divided by 32768, channels first (as ``torchaudio.load``
-    returns them), also for a mono file: ``samples[0]`` is its waveform.
+    The samples are the file's integers divided by 32768 (exactly), channels first and
+    contiguous (as ``torchaudio.load`` returns them), also for a mono file: ``samples[0]`` is its
+    waveform. Both the plain PCM format (tag 1) and the extensible format (tag 0xFFFE) with the
+    PCM sub-format are read, on every Python version; the file's RIFF chunks are parsed here,
+    because Python's :mod:`wave` refuses the extensible format before Python 3.12. Chunks other
+    than ``fmt`` and ``data`` are skipped, and the size in the RIFF header is not checked: the
+    chunks are read up to the end of the file.
 
     Raises
     ------
     ValueError
-        Naming the file, if it is not a RIFF/WAVE file, is compressed, holds floats or samples of
-        another width (8, 24 or 32 bits), or is shorter than its header declares. Python's
-        :mod:`wave` reads the extensible format tag (0xFFFE) from Python 3.12 on only. Other files
-        can be converted first, for example ``ffmpeg -i in.wav -c:a pcm_s16le out.wav``.
+        Naming the file and saying what is supported, if it is not a RIFF/WAVE file; holds
+        compressed audio, floats or samples of another width (8, 24 or 32 bits); declares no
+        channels or a sample rate below 1; has no ``fmt`` or ``data`` chunk, or an empty one; or
+        is shorter than one of its chunks declares. The last includes files that a streaming
+        recorder left without their sizes filled in (a data size of 0 or ``0xFFFFFFFF``).
+        Other files can be converted first, for example ``ffmpeg -i in.wav -c:a pcm_s16le
+        out.wav``.
     FileNotFoundError
         If there is no such file.
     """
     path = Path(path)
-    try:
-        with wave.open(str(path), "rb") as f:
-            channels, width, rate = f.getnchannels(), f.getsampwidth(), f.getframerate()
-            frames = f.getnframes()
-            if width != 2:
-                bits = f"{8 * width}-bit samples"
-                raise ValueError(f"{path}: {bits}; read_wav reads {_SUPPORTED}. {_CONVERT}")
-            expected = frames * channels * width
-            if expected > path.stat().st_size:  # checked before reading: no huge allocation
-                declared = f"the header declares {expected} bytes"
-                raise ValueError(f"{path}: truncated WAV data: {declared}, the file is smaller")
-            data = f.readframes(frames)
-    except wave.Error as err:
-        problem = f"not a WAV file read_wav can read ({err})"
-        raise ValueError(f"{path}: {problem}; it reads {_SUPPORTED}") from None
-    except EOFError:
-        raise ValueError(f"{path}: truncated WAV header; read_wav reads {_SUPPORTED}") from None
-    if len(data) != expected:
-        declared = f"the header declares {expected} bytes"
-        raise ValueError(f"{path}: truncated WAV data: {declared}, found {len(data)}")
-    ints = np.frombuffer(data, dtype="<i2").reshape(frames, channels)  # (S, C): frames interleave
-    return torch.from_numpy((ints.T / 32768.0).astype(np.float32)), rate
+    raw = path.read_bytes()
+
+    def refuse(problem: str) -> ValueError:
+        return ValueError(f"{path}: {problem}; read_wav reads {_SUPPORTED}. {_CONVERT}")
+
+    if len(raw) < 12:
+        raise refuse(f"truncated WAV header ({len(raw)} bytes)")
+    if raw[:4] != b"RIFF" or raw[8:12] != b"WAVE":
+        raise refuse(f"not a RIFF/WAVE file (it starts with {raw[:12]!r})")
+    fmt: bytes | None = None
+    data: memoryview | None = None  # a view: the samples are not copied
+    position = 12
+    while (fmt is None or data is None) and position + 8 <= len(raw):
+        name, size = struct.unpack_from("<4sI", raw, position)
+        body = position + 8
+        if body + size > len(raw):
+            declared = f"declares {size} bytes, {len(raw) - body} follow it in the file"
+            if name == b"data":  # cut short, or streamed and its size never filled in
+                why = "the file was cut short, or a streaming recorder never set the size"
+                raise refuse(f"truncated WAV data: the data chunk {declared} ({why})")
+            where = f"the {name!r} chunk at byte {position}"
+            raise refuse(f"truncated or malformed WAV file: {where} {declared}")
+        if name == b"fmt ":
+            fmt = raw[body : body + size]
+        elif name == b"data":
+            data = memoryview(raw)[body : body + size]
+        position = body + size + size % 2  # chunks of odd size are followed by a pad byte
+    if fmt is None or len(fmt) < 16:
+        raise refuse("fmt chunk missing or shorter than 16 bytes")
+    tag, channels, rate, _, block, bits = struct.unpack_from("<HHIIHH", fmt)
+    if tag == _EXTENSIBLE and len(fmt) >= 40 and fmt[26:40] == _PCM_GUID[2:]:
+        tag = int.from_bytes(fmt[24:26], "little")  # the sub-format's own tag: 1 for PCM
+    if tag != _PCM:
+        kind = _FORMAT_NAMES.get(tag, "compressed")
+        raise refuse(f"{kind} samples (format tag {tag:#06x}), not PCM")
+    if bits != 16:
+        raise refuse(f"{bits}-bit samples")
+    if channels < 1 or rate < 1 or block != 2 * channels:
+        got = f"{channels} channels, sample rate {rate}, {block} bytes per frame"
+        raise refuse(f"bad fmt chunk: {got}")
+    if data is None:
+        raise refuse("data chunk missing")
+    if not data:  # no samples, or streamed and its size never filled in
+        raise refuse("the data chunk declares 0 bytes: no samples")
+    if len(data) % block:
+        frames = f"no whole number of {block}-byte frames"
+        raise refuse(f"the data chunk's {len(data)} bytes are {frames}")
+    ints = np.frombuffer(data, dtype="<i2").reshape(-1, channels)  # (S, C): frames interleave
+    samples = ints.T.astype(np.float32, order="C")  # (C, S), contiguous
+    samples /= 32768  # a power of two: exact
+    return torch.from_numpy(samples), rate
 
 
 def write_wav(
