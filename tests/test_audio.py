@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import struct
 import wave
 
@@ -95,15 +96,28 @@ def chunk(name: bytes, payload: bytes, declared: int | None = None, pad: bool = 
     return name + struct.pack("<I", size) + payload + (b"\x00" if pad and len(payload) % 2 else b"")
 
 
-def fmt(tag: int = 1, channels: int = 1, rate: int = 8000, bits: int = 16, extra: bytes = b"") -> bytes:
-    """A fmt chunk; ``extra`` follows the 16 bytes every format has."""
-    block = channels * bits // 8
-    return chunk(b"fmt ", struct.pack("<HHIIHH", tag, channels, rate, rate * block, block, bits) + extra)
+def fmt(
+    tag: int = 1,
+    channels: int = 1,
+    rate: int = 8000,
+    bits: int = 16,
+    extra: bytes = b"",
+    block: int | None = None,
+    byte_rate: int | None = None,
+) -> bytes:
+    """A fmt chunk; ``extra`` follows the 16 bytes every format has. Block size and byte rate
+    follow from the other fields unless given."""
+    block = channels * bits // 8 if block is None else block
+    byte_rate = rate * block if byte_rate is None else byte_rate
+    return chunk(b"fmt ", struct.pack("<HHIIHH", tag, channels, rate, byte_rate, block, bits) + extra)
 
 
-def extensible(sub_format: int, channels: int = 1, bits: int = 16) -> bytes:
-    """A WAVE_FORMAT_EXTENSIBLE fmt chunk whose sub-format GUID carries the tag ``sub_format``."""
-    guid = struct.pack("<H", sub_format) + bytes.fromhex("000000001000800000aa00389b71")
+PCM_GUID_TAIL = bytes.fromhex("000000001000800000aa00389b71")  # the GUID after its 2-byte tag
+
+
+def extensible(sub_format: int, channels: int = 1, bits: int = 16, tail: bytes = PCM_GUID_TAIL) -> bytes:
+    """A WAVE_FORMAT_EXTENSIBLE fmt chunk whose sub-format GUID is ``sub_format`` then ``tail``."""
+    guid = struct.pack("<H", sub_format) + tail
     return fmt(0xFFFE, channels, 8000, bits, extra=struct.pack("<HHI", 22, bits, 0) + guid)
 
 
@@ -126,8 +140,9 @@ PCM_VALUES = [[1000 / 32768, -1000 / 32768, 0.0, 32767 / 32768]]
         riff(fmt(), chunk(b"LIST", b"INFOabc"), chunk(b"data", PCM)),  # odd chunk with its pad byte, skipped
         riff(chunk(b"data", PCM), fmt()),  # data before fmt
         riff(fmt(), chunk(b"data", PCM), size=0),  # the RIFF size is not checked
+        riff(fmt(), chunk(b"data", PCM), fmt(rate=16000)),  # reading stops after fmt and data
     ],
-    ids=["plain", "extensible", "fmt18", "odd-chunk", "data-first", "riff-size-0"],
+    ids=["plain", "extensible", "fmt18", "odd-chunk", "data-first", "riff-size-0", "stops"],
 )
 def test_read_wav_reads_files_written_by_hand(tmp_path, content):
     path = tmp_path / "hand.wav"
@@ -162,6 +177,17 @@ def wave_file(path, width: int) -> bytes:
         ("32_bit.wav", lambda p: wave_file(p, 4), "32-bit samples"),
         ("float.wav", lambda p: riff(fmt(3, bits=32), chunk(b"data", bytes(40))), r"floating-point samples \(format"),
         ("ext_float.wav", lambda p: riff(extensible(3, bits=32), chunk(b"data", bytes(40))), "floating-point"),
+        ("ext_24.wav", lambda p: riff(extensible(1, bits=24), chunk(b"data", bytes(30))), "24-bit samples"),
+        (
+            "ext_short.wav",  # an extensible tag without the 22 bytes that say which format
+            lambda p: riff(fmt(0xFFFE, extra=b"\x00\x00"), chunk(b"data", PCM)),
+            "malformed extensible fmt chunk: 18 bytes",
+        ),
+        (
+            "ext_guid.wav",  # the PCM tag, but not the rest of the PCM GUID
+            lambda p: riff(extensible(1, tail=bytes(14)), chunk(b"data", PCM)),
+            "extensible format whose sub-format GUID 0100(00)+ is not PCM",
+        ),
         ("mu_law.wav", lambda p: riff(fmt(7, bits=8), chunk(b"data", bytes(10))), "mu-law samples"),
         ("adpcm.wav", lambda p: riff(fmt(2, bits=4), chunk(b"data", bytes(10))), "compressed samples"),
         ("text.wav", lambda p: b"hello, this is not audio", "not a RIFF/WAVE file"),
@@ -174,6 +200,20 @@ def wave_file(path, width: int) -> bytes:
         ("huge_list.wav", lambda p: riff(fmt(), chunk(b"LIST", b"abcd", 0x7FFFFFF0), chunk(b"data", PCM)), "LIST"),
         ("no_pad.wav", lambda p: riff(fmt(), chunk(b"LIST", b"abc", pad=False), chunk(b"data", PCM)), "malformed"),
         ("rate0.wav", lambda p: riff(fmt(rate=0), chunk(b"data", PCM)), "sample rate 0"),
+        ("rate_big.wav", lambda p: riff(fmt(rate=768_001), chunk(b"data", PCM)), "sample rate 768001"),
+        (
+            "rate_max.wav",  # the largest 32-bit rate, its byte rate wrapped to 32 bits too
+            lambda p: riff(fmt(rate=2**32 - 1, byte_rate=2**32 - 2), chunk(b"data", PCM)),
+            "sample rate 4294967295",
+        ),
+        ("byte_rate.wav", lambda p: riff(fmt(byte_rate=12345), chunk(b"data", PCM)), "12345 bytes per second"),
+        ("block.wav", lambda p: riff(fmt(block=4), chunk(b"data", PCM)), "4 bytes per frame"),
+        ("two_fmt.wav", lambda p: riff(fmt(), fmt(channels=2), chunk(b"data", PCM)), "a second fmt chunk"),
+        (
+            "two_data.wav",  # Python's wave would read the first, a loop keeping the last the second
+            lambda p: riff(chunk(b"data", PCM), chunk(b"data", PCM[:4]), fmt()),
+            "a second data chunk, at byte 28",
+        ),
         ("channels0.wav", lambda p: riff(fmt(channels=0), chunk(b"data", PCM)), "0 channels"),
         ("partial.wav", lambda p: riff(fmt(channels=2), chunk(b"data", PCM + b"\x01\x02")), "no whole number"),
         # what a streaming recorder leaves when it never fills in the sizes
@@ -195,6 +235,22 @@ def test_read_wav_refuses_other_files_naming_the_file(tmp_path, name, make, matc
 def test_read_wav_of_a_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         read_wav(tmp_path / "nowhere.wav")
+
+
+def test_read_wav_refuses_what_is_not_a_regular_file(tmp_path):
+    with pytest.raises(ValueError, match="not a regular file") as info:
+        read_wav(tmp_path)  # a directory
+    assert str(tmp_path) in str(info.value)
+    if hasattr(os, "mkfifo"):  # opening a pipe would wait for a writer: refused without opening
+        os.mkfifo(tmp_path / "pipe.wav")
+        with pytest.raises(ValueError, match="not a regular file"):
+            read_wav(tmp_path / "pipe.wav")
+
+
+def test_read_wav_accepts_the_highest_sample_rate(tmp_path):
+    path = tmp_path / "fast.wav"
+    path.write_bytes(riff(fmt(rate=768_000), chunk(b"data", PCM)))
+    assert read_wav(path)[1] == 768_000
 
 
 # ----------------------------------------------------------------------------- dtmf_clips

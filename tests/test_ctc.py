@@ -64,6 +64,8 @@ def test_collapse_with_another_blank_index():
         (torch.tensor([0.5, 1.0]), 0, TypeError, r"path\[0\]: expected an int label, got float"),
         (np.array([0.5, 1.0]), 0, TypeError, r"path\[0\]: expected an int label, got float"),
         (torch.tensor([True, False]), 0, TypeError, r"path\[0\]: expected an int label, got bool"),
+        ([torch.tensor(True), 1], 0, TypeError, r"path\[0\]: expected an int label, got Tensor tensor\(True\)"),
+        ([1, torch.tensor([2])], 0, TypeError, r"path\[1\]: expected an int label, got Tensor tensor\(\[2\]\)"),
         (torch.zeros(2, 3, dtype=torch.long), 0, ValueError, "path: expected a 1-D tensor or array"),
         ([1, 2], -1, ValueError, "blank: expected an integer >= 0"),
     ],
@@ -143,3 +145,11 @@ def test_greedy_decode_handles_an_empty_batch_and_lengths_as_other_int_types():
 def test_greedy_decode_rejects_bad_input(log_probs, lengths, blank, error, match):
     with pytest.raises(error, match=match):
         ctc_greedy_decode(log_probs, lengths, blank=blank)
+
+
+def test_greedy_decode_refuses_nan_in_valid_frames_only():
+    batch = torch.stack([frames(1, 0, 2), frames(2, 2, 1)])  # (2, 3, 3)
+    batch[1, 2, 0] = float("nan")  # a diverged model's score, in the last frame of clip 1
+    with pytest.raises(ValueError, match=r"log_probs: expected no NaN, got NaN in 1 valid frame"):
+        ctc_greedy_decode(batch)
+    assert ctc_greedy_decode(batch, torch.tensor([3, 2])) == [[1, 2], [2]]  # NaN in padding: ignored

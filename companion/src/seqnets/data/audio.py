@@ -11,6 +11,7 @@ try a model on a recording of their own.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import struct
@@ -63,7 +64,7 @@ def _check_range(
     low: float | None,
     low_open: bool = False,
 ) -> tuple[float, float]:
-    """Check a finite pair ``(min, max)`` with ``min <= max`` and ``low <= min`` (``<``: low_open)."""
+    """Check a finite pair ``(min, max)``: ``min <= max``, ``low <= min`` (``<`` if low_open)."""
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise TypeError(f"{name}: expected a pair (min, max), got {value!r}")
     a = check_number(value[0], f"{name}[0]", low=low, low_open=low_open)
@@ -284,6 +285,9 @@ _PCM, _EXTENSIBLE = 1, 0xFFFE  # format tags: plain PCM, and "see the sub-format
 #: The sub-format GUID of PCM in an extensible fmt chunk (its first two bytes: the format tag).
 _PCM_GUID = bytes.fromhex("0100000000001000800000aa00389b71")
 _FORMAT_NAMES = {3: "floating-point", 6: "A-law", 7: "mu-law"}
+# The highest sample rate read_wav accepts, the highest that audio hardware records at: a higher
+# rate is a corrupt header (and resampling from it would design an enormous filter).
+_MAX_RATE = 768_000
 
 
 def read_wav(path: str | os.PathLike) -> tuple[torch.Tensor, int]:
@@ -294,71 +298,101 @@ def read_wav(path: str | os.PathLike) -> tuple[torch.Tensor, int]:
     waveform. Both the plain PCM format (tag 1) and the extensible format (tag 0xFFFE) with the
     PCM sub-format are read, on every Python version; the file's RIFF chunks are parsed here,
     because Python's :mod:`wave` refuses the extensible format before Python 3.12. Chunks other
-    than ``fmt`` and ``data`` are skipped, and the size in the RIFF header is not checked: the
-    chunks are read up to the end of the file.
+    than ``fmt`` and ``data`` are skipped without being read, the size in the RIFF header is not
+    checked, and reading stops once both ``fmt`` and ``data`` have been found. Only the ``fmt``
+    chunk and the samples are read; at the peak the samples are held twice, as 16-bit integers
+    and as the float32 result (three times the size of the data chunk).
 
     Raises
     ------
     ValueError
-        Naming the file and saying what is supported, if it is not a RIFF/WAVE file; holds
-        compressed audio, floats or samples of another width (8, 24 or 32 bits); declares no
-        channels or a sample rate below 1; has no ``fmt`` or ``data`` chunk, or an empty one; or
-        is shorter than one of its chunks declares. The last includes files that a streaming
-        recorder left without their sizes filled in (a data size of 0 or ``0xFFFFFFFF``).
-        Other files can be converted first, for example ``ffmpeg -i in.wav -c:a pcm_s16le
-        out.wav``.
+        Naming the file and saying what is supported, if it is not a regular file (a directory,
+        a device or a pipe); is not a RIFF/WAVE file; holds compressed audio, floats or samples
+        of another width (8, 24 or 32 bits); has a malformed ``fmt`` chunk (shorter than 16
+        bytes, or than 40 with the extensible format), or one that contradicts itself (no
+        channels, a sample rate below 1 or above 768 kHz, a block size other
+        than 2 bytes per channel, or a byte rate other than sample rate x block size); has no
+        ``fmt`` or ``data`` chunk, two of either before both are found, or a data chunk of 0
+        bytes (what a streaming recorder leaves when it never fills in the size); or is shorter
+        than one of its chunks declares (a file cut short, or a streamed one whose data size
+        was left at ``0xFFFFFFFF``). Other files can be converted first, for example
+        ``ffmpeg -i in.wav -c:a pcm_s16le out.wav``.
     FileNotFoundError
         If there is no such file.
+    PermissionError
+        If the file cannot be opened for reading (as from :func:`open`).
     """
     path = Path(path)
-    raw = path.read_bytes()
 
     def refuse(problem: str) -> ValueError:
         return ValueError(f"{path}: {problem}; read_wav reads {_SUPPORTED}. {_CONVERT}")
 
-    if len(raw) < 12:
-        raise refuse(f"truncated WAV header ({len(raw)} bytes)")
-    if raw[:4] != b"RIFF" or raw[8:12] != b"WAVE":
-        raise refuse(f"not a RIFF/WAVE file (it starts with {raw[:12]!r})")
-    fmt: bytes | None = None
-    data: memoryview | None = None  # a view: the samples are not copied
-    position = 12
-    while (fmt is None or data is None) and position + 8 <= len(raw):
-        name, size = struct.unpack_from("<4sI", raw, position)
-        body = position + 8
-        if body + size > len(raw):
-            declared = f"declares {size} bytes, {len(raw) - body} follow it in the file"
-            if name == b"data":  # cut short, or streamed and its size never filled in
-                why = "the file was cut short, or a streaming recorder never set the size"
-                raise refuse(f"truncated WAV data: the data chunk {declared} ({why})")
-            where = f"the {name!r} chunk at byte {position}"
-            raise refuse(f"truncated or malformed WAV file: {where} {declared}")
-        if name == b"fmt ":
-            fmt = raw[body : body + size]
-        elif name == b"data":
-            data = memoryview(raw)[body : body + size]
-        position = body + size + size % 2  # chunks of odd size are followed by a pad byte
-    if fmt is None or len(fmt) < 16:
-        raise refuse("fmt chunk missing or shorter than 16 bytes")
-    tag, channels, rate, _, block, bits = struct.unpack_from("<HHIIHH", fmt)
-    if tag == _EXTENSIBLE and len(fmt) >= 40 and fmt[26:40] == _PCM_GUID[2:]:
-        tag = int.from_bytes(fmt[24:26], "little")  # the sub-format's own tag: 1 for PCM
-    if tag != _PCM:
-        kind = _FORMAT_NAMES.get(tag, "compressed")
-        raise refuse(f"{kind} samples (format tag {tag:#06x}), not PCM")
-    if bits != 16:
-        raise refuse(f"{bits}-bit samples")
-    if channels < 1 or rate < 1 or block != 2 * channels:
-        got = f"{channels} channels, sample rate {rate}, {block} bytes per frame"
-        raise refuse(f"bad fmt chunk: {got}")
-    if data is None:
-        raise refuse("data chunk missing")
-    if not data:  # no samples, or streamed and its size never filled in
-        raise refuse("the data chunk declares 0 bytes: no samples")
-    if len(data) % block:
-        frames = f"no whole number of {block}-byte frames"
-        raise refuse(f"the data chunk's {len(data)} bytes are {frames}")
-    ints = np.frombuffer(data, dtype="<i2").reshape(-1, channels)  # (S, C): frames interleave
+    if not path.is_file():  # before opening it: opening a pipe would wait for a writer
+        if not path.exists():
+            raise FileNotFoundError(errno.ENOENT, "no such file", str(path))
+        raise refuse("not a regular file (a directory, a device or a pipe)")
+    with path.open("rb") as f:
+        file_size = os.fstat(f.fileno()).st_size
+        header = f.read(12)
+        if len(header) < 12:
+            raise refuse(f"truncated WAV header ({len(header)} bytes)")
+        if header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            raise refuse(f"not a RIFF/WAVE file (it starts with {header!r})")
+        fmt: bytes | None = None
+        fmt_size = 0
+        data: tuple[int, int] | None = None  # (offset, size) of the samples in the file
+        position = 12
+        while (fmt is None or data is None) and position + 8 <= file_size:
+            f.seek(position)
+            name, size = struct.unpack("<4sI", f.read(8))
+            body = position + 8
+            if body + size > file_size:
+                declared = f"declares {size} bytes, {file_size - body} follow it in the file"
+                if name == b"data":  # cut short, or streamed and its size never filled in
+                    why = "the file was cut short, or a streaming recorder never set the size"
+                    raise refuse(f"truncated WAV data: the data chunk {declared} ({why})")
+                where = f"the {name!r} chunk at byte {position}"
+                raise refuse(f"truncated or malformed WAV file: {where} {declared}")
+            if (name == b"fmt " and fmt is not None) or (name == b"data" and data is not None):
+                raise refuse(f"a second {name.decode().strip()} chunk, at byte {position}")
+            if name == b"fmt ":
+                fmt = f.read(min(size, 40))  # the 40 bytes hold every field read here
+                fmt_size = size
+            elif name == b"data":
+                data = body, size
+            position = body + size + size % 2  # chunks of odd size are followed by a pad byte
+        if fmt is None or fmt_size < 16:
+            raise refuse("fmt chunk missing or shorter than 16 bytes")
+        tag, channels, rate, byte_rate, block, bits = struct.unpack_from("<HHIIHH", fmt)
+        if tag == _EXTENSIBLE:
+            if fmt_size < 40:
+                raise refuse(f"malformed extensible fmt chunk: {fmt_size} bytes, not 40 or more")
+            if fmt[26:40] != _PCM_GUID[2:]:
+                guid = fmt[24:40].hex()
+                raise refuse(f"extensible format whose sub-format GUID {guid} is not PCM")
+            tag = int.from_bytes(fmt[24:26], "little")  # the sub-format's own tag: 1 for PCM
+        if tag != _PCM:
+            kind = _FORMAT_NAMES.get(tag, "compressed")
+            raise refuse(f"{kind} samples (format tag {tag:#06x}), not PCM")
+        if bits != 16:
+            raise refuse(f"{bits}-bit samples")
+        rate_ok = 1 <= rate <= _MAX_RATE and byte_rate == rate * block
+        if channels < 1 or block != 2 * channels or not rate_ok:
+            got = f"{channels} channels, sample rate {rate}, {block} bytes per frame, {byte_rate} "
+            want = f"channels >= 1, rate 1 to {_MAX_RATE}, 2 bytes per channel, rate x frame bytes"
+            raise refuse(f"bad fmt chunk: {got}bytes per second (expected {want} per second)")
+        if data is None:
+            raise refuse("data chunk missing")
+        offset, size = data
+        if size == 0:  # no samples, or streamed and its size never filled in
+            raise refuse("the data chunk declares 0 bytes: no samples")
+        if size % block:
+            frames = f"no whole number of {block}-byte frames"
+            raise refuse(f"the data chunk's {size} bytes are {frames}")
+        ints = np.empty((size // block, channels), dtype="<i2")  # (S, C): frames interleave
+        f.seek(offset)
+        if f.readinto(ints.data) != size:
+            raise refuse("the file changed while it was read")
     samples = ints.T.astype(np.float32, order="C")  # (C, S), contiguous
     samples /= 32768  # a power of two: exact
     return torch.from_numpy(samples), rate

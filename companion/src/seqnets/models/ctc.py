@@ -39,8 +39,11 @@ def _check_blank(blank: int, num_labels: int | None = None) -> int:
 
 def _label(item: Any, name: str) -> int:
     """``item`` as an int label ``>= 0``: a Python, NumPy or 0-d tensor integer, not a bool."""
+    is_bool = isinstance(item, (bool, np.bool_))
+    if isinstance(item, torch.Tensor):  # operator.index takes True and tensor([2]) as well
+        is_bool = is_bool or item.dtype == torch.bool or item.ndim != 0
     try:
-        label = None if isinstance(item, (bool, np.bool_)) else operator.index(item)
+        label = None if is_bool else operator.index(item)
     except TypeError:  # float, str, ...
         label = None
     if label is None:
@@ -56,7 +59,8 @@ def ctc_collapse(path: Sequence[int] | torch.Tensor | np.ndarray, blank: int = 0
     Parameters
     ----------
     path : sequence of int, or 1-D integer tensor or array
-        One label ``>= 0`` per frame (Python or NumPy integers).
+        One label ``>= 0`` per frame: Python or NumPy integers, or 0-d integer tensors (bools
+        are refused).
     blank : int
         The index of the blank label.
 
@@ -101,7 +105,8 @@ def ctc_greedy_decode(
     ----------
     log_probs : torch.Tensor
         ``(B, T, C)`` scores per frame, batch first: log-probabilities, probabilities or logits
-        (only their order within a frame matters).
+        (only their order within a frame matters). A NaN in a valid frame, the mark of a
+        diverged model, raises a ``ValueError`` instead of decoding to a plausible transcript.
     lengths : torch.Tensor, optional
         ``(B,)`` integer number of valid frames of each sequence, in ``0..T``; frames beyond it
         are padding and ignored. ``None``: all ``T`` frames are valid.
@@ -136,5 +141,9 @@ def ctc_greedy_decode(
     if batch and (lengths.min() < 0 or lengths.max() > frames):
         values = lengths.tolist()
         raise ValueError(f"lengths: expected values in 0..{frames} (frames), got {values}")
+    valid = torch.arange(frames, device=log_probs.device) < lengths.to(log_probs.device)[:, None]
+    nan_frames = int((log_probs.isnan().any(dim=-1) & valid).sum())  # (B, T) -> count
+    if nan_frames:
+        raise ValueError(f"log_probs: expected no NaN, got NaN in {nan_frames} valid frame(s)")
     best = log_probs.argmax(dim=-1).cpu()  # (B, T): the best label of each frame
     return [ctc_collapse(best[b, : int(n)], blank) for b, n in enumerate(lengths.tolist())]
