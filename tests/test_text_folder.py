@@ -35,6 +35,8 @@ def test_word_tokens_keeps_combining_marks_and_typographic_apostrophes():
     assert word_tokens("cafe\u0301 nai\u0308ve") == word_tokens("café naïve") == ["café", "naïve"]
     # U+2019 inside a word is an apostrophe (normalised to '); around a word it is a quote.
     assert word_tokens("Don\u2019t \u2018quote\u2019 it\u2019s") == ["don't", "quote", "it's"]
+    # A word starts with a letter or digit: a combining mark after a separator is dropped.
+    assert word_tokens("a \u0301b \u0301") == ["a", "b"]
 
 
 def test_word_tokens_refuses_bytes():
@@ -310,6 +312,12 @@ def test_docstring_topics_clear_errors(library):
         docstring_topics("train", {"net": "net"}, root=library, min_files=1)
     with pytest.raises(TypeError, match="families: expected a mapping of labels"):
         docstring_topics("train", ["net"], root=library, min_files=1)
+    match = r"families: expected str label names, got keys of type\(s\) \['int', 'str'\]"
+    with pytest.raises(TypeError, match=match):
+        docstring_topics("train", {1: ("net",), "b": ("textb",)}, root=library, min_files=1)
+    with pytest.raises(TypeError, match="fractions: expected a sequence of three shares.*generator"):
+        fractions = (f for f in (0.6, 0.2, 0.2))
+        docstring_topics("train", FAMILIES, root=library, min_files=1, fractions=fractions)
     with pytest.raises(ValueError, match="fractions: expected three shares summing to 1"):
         docstring_topics("train", FAMILIES, root=library, min_files=1, fractions=(0.5, 0.2, 0.2))
     with pytest.raises(ValueError, match=r"fractions \(val\)"):

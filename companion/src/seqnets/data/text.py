@@ -440,7 +440,7 @@ def _word_pattern() -> re.Pattern[str]:
                 ranges.append([code, code])
     marks = "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
     char = rf"(?:[^\W_]|[{marks}])"
-    return re.compile(rf"{char}+(?:['\u2019]{char}+)*")
+    return re.compile(rf"[^\W_]{char}*(?:['\u2019]{char}+)*")  # starts with a letter or digit
 
 
 def word_tokens(text: str, *, lowercase: bool = True) -> list[str]:
@@ -451,8 +451,9 @@ def word_tokens(text: str, *, lowercase: bool = True) -> list[str]:
     Unicode normal form NFC, so an accent typed as a separate combining character gives the same
     word as the precomposed letter. Letters and combining marks of every script count, so accented
     and non-Latin words (``"हिन्दी"``, whose vowel signs are combining marks) stay whole. A
-    typographic apostrophe (U+2019) inside a word becomes ``'``. A string without letters or
-    digits gives ``[]``.
+    typographic apostrophe (U+2019) inside a word becomes ``'``. A word starts with a letter or a
+    digit: a combining mark with no letter before it (after a space, say) is dropped, as
+    punctuation is. A string without letters or digits gives ``[]``.
 
     Examples
     --------
@@ -607,7 +608,9 @@ def docstring_topics(
     in every part: a part is never empty, and a score on it never rests on a single file. The
     docstrings of one file repeat each other's phrases (a method and its overrides, say); keeping
     a file on one side measures how a model does on modules it has not seen. Which docstrings
-    exist depends on the Python version, and so do the numbers.
+    exist depends on the Python version, and so do the numbers. The files are read once per
+    ``(families, min_words, root)`` and the docstrings kept in memory for the rest of the session
+    (the last few such keys): a file changed after the first call is not read again.
 
     Parameters
     ----------
@@ -651,6 +654,9 @@ def docstring_topics(
     families = DOCSTRING_FAMILIES if families is None else families
     if not isinstance(families, Mapping) or not families:
         raise TypeError(f"families: expected a mapping of labels to module names, got {families!r}")
+    if not all(isinstance(name, str) for name in families):
+        got = sorted({type(name).__name__ for name in families})
+        raise TypeError(f"families: expected str label names, got keys of type(s) {got}")
     spec = []
     family_of: dict[str, str] = {}
     for name in sorted(families):
@@ -665,7 +671,10 @@ def docstring_topics(
     min_words = check_positive_int(min_words, "min_words")
     min_files = check_positive_int(min_files, "min_files")
     check_bool(with_files, "with_files")
-    if isinstance(fractions, str) or len(fractions) != 3:
+    if isinstance(fractions, str) or not isinstance(fractions, Sequence):
+        got = f"a {type(fractions).__name__}"
+        raise TypeError(f"fractions: expected a sequence of three shares (train, val, test), got {got}")
+    if len(fractions) != 3:
         raise ValueError(f"fractions: expected three shares (train, val, test), got {fractions!r}")
     shares = [
         check_number(f, f"fractions ({p})", low=0, high=1, low_open=True)
