@@ -241,4 +241,3 @@ def number_words(
         if not low <= n < high:
             raise ValueError(f"numbers[{i}]: expected an integer in [{low}, {high}), got {n}")
     return [_spell(int(n)) for n in numbers], [str(int(n)) for n in numbers]
-

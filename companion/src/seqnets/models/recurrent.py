@@ -13,6 +13,10 @@ at the last time step, which has read the whole sequence. A bidirectional recurr
 concatenates the forward direction's output at the last step with the backward direction's output
 at the first step: each of them has read every step.
 
+:class:`CharLM` is a language model over the same causal backbones: it embeds token ids and
+applies its head at every step, ``(B, T) -> (B, T, V)``, so that the output at step ``t`` scores
+the token at step ``t + 1``.
+
 :class:`SequenceClassifier` and :class:`SequenceRegressor` differ only in the size and meaning of
 the head, so both are thin subclasses of :class:`SequenceHead`, which builds the backbone.
 :class:`SequenceTagger` applies the head at every step instead, ``(B, T, F) -> (B, T, C)``: one
@@ -21,13 +25,23 @@ answer per step, as the copy-memory task asks.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
 from seqnets.models.conv import TCN
 from seqnets.utils import check_bool, check_channels, check_number, check_positive_int, check_tensor
 
-__all__ = ["BACKBONES", "SequenceHead", "SequenceClassifier", "SequenceRegressor", "SequenceTagger", "CRNN"]
+__all__ = [
+    "BACKBONES",
+    "SequenceHead",
+    "SequenceClassifier",
+    "SequenceRegressor",
+    "SequenceTagger",
+    "CharLM",
+    "CRNN",
+]
 
 #: Names accepted by the ``backbone`` argument.
 BACKBONES = ("rnn", "lstm", "gru", "tcn")
@@ -322,6 +336,168 @@ class SequenceTagger(SequenceClassifier):
                 "lengths: SequenceTagger answers at every step; give it None and mask the padded steps in the loss"
             )
         return self.head(self.dropout(self.steps(x)))  # (B, T, C)
+
+
+# ----------------------------------------------------------------------------------------------
+# A language model: embed tokens, run a causal backbone, score the next token at every step
+# ----------------------------------------------------------------------------------------------
+
+
+class CharLM(nn.Module):
+    r"""The job of a CharLM is to give, at every step of a token sequence, the next token's scores.
+
+    .. math::
+
+        \mathbf e_t = E[x_t], \qquad
+        \mathbf h_t = \operatorname{backbone}(\mathbf e_1, \dots, \mathbf e_t), \qquad
+        p(x_{t+1} \mid x_{\le t}) = \operatorname{softmax}(W \mathbf h_t + \mathbf b) .
+
+    The backbone is causal (``"rnn"``, ``"lstm"``, ``"gru"`` or ``"tcn"``; no bidirectional
+    option), so the logits at step ``t`` depend on ``x[:, : t + 1]`` only, and one forward pass
+    scores every position of a window at once (teacher forcing). Train it with a cross-entropy
+    between the logits and the inputs shifted by one step, for example with
+    :func:`seqnets.train.fit` and
+    ``loss_fn=lambda logits, y: F.cross_entropy(logits.flatten(0, 1), y.flatten())``.
+    Despite the name nothing is specific to characters: tokens are any ids ``0 .. V - 1``.
+
+    :meth:`step` advances the model from a state, which is how :func:`seqnets.generate.generate`
+    extends a text one token at a time without re-reading it.
+
+    Parameters
+    ----------
+    vocab_size : int
+        Number of token ids ``V`` (at least 2).
+    hidden_size : int
+        Hidden size of the recurrent layers, or channels of the TCN.
+    backbone : {"lstm", "gru", "rnn", "tcn"}
+    embedding_dim : int
+        Size of the learnt token embedding ``E``.
+    num_layers : int
+        Stacked recurrent layers; for the TCN the number of levels unless ``levels`` is given.
+    dropout : float
+        Dropout between stacked recurrent layers, inside the TCN's blocks, and before the head.
+    levels, kernel_size, weight_norm
+        TCN only (a ``ValueError`` otherwise); see :class:`seqnets.models.conv.TCN`.
+
+    Shape
+    -----
+    ``x``: ``(B, T)`` integer ids in ``[0, V)``; output: ``(B, T, V)`` logits.
+
+    Examples
+    --------
+    >>> model = CharLM(vocab_size=30, hidden_size=16, backbone="gru")
+    >>> model(torch.randint(30, (4, 12))).shape
+    torch.Size([4, 12, 30])
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int = 128,
+        *,
+        backbone: str = "lstm",
+        embedding_dim: int = 32,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        levels: int | None = None,
+        kernel_size: int | None = None,
+        weight_norm: bool = False,
+    ) -> None:
+        super().__init__()
+        self.vocab_size = check_positive_int(vocab_size, "vocab_size", minimum=2)
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
+        num_layers = check_positive_int(num_layers, "num_layers")
+        dropout = check_number(dropout, "dropout", low=0, high=1, high_open=True)
+        self.backbone_name = backbone
+        self.embedding = nn.Embedding(self.vocab_size, embedding_dim)
+        self.backbone, _ = _build_backbone(
+            embedding_dim,
+            self.hidden_size,
+            backbone,
+            num_layers,
+            False,  # a language model must not read ahead: no bidirectional backbone
+            dropout,
+            levels,
+            kernel_size,
+            weight_norm,
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(self.hidden_size, self.vocab_size)
+
+    @property
+    def receptive_field(self) -> int | None:
+        """Tokens one output can see: the TCN's receptive field, ``None`` (unbounded) otherwise."""
+        return self.backbone.receptive_field if isinstance(self.backbone, TCN) else None
+
+    def _check_ids(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        """Check ``(B, T)`` integer ids in ``[0, V)``; return them as int64 for the embedding."""
+        check_tensor(x, name, ndim=2)
+        if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
+            raise TypeError(f"{name}: expected integer token ids (batch, time), got {x.dtype}")
+        if x.numel() and bool(((x < 0) | (x >= self.vocab_size)).any()):
+            raise ValueError(
+                f"{name}: expected token ids in [0, {self.vocab_size - 1}], "
+                f"got values in {int(x.min())}..{int(x.max())}"
+            )
+        return x.long()
+
+    def _check_state(self, state: Any, batch: int) -> None:
+        """Check a recurrent state: ``h``, or ``(h, c)`` for the LSTM, each ``(layers, B, H)``."""
+        shape = (self.backbone.num_layers, batch, self.hidden_size)
+        lstm = isinstance(self.backbone, nn.LSTM)
+        want = f"{'a tuple (h, c) of tensors' if lstm else 'a tensor'} of shape {shape}"
+        parts = state if lstm and isinstance(state, tuple) and len(state) == 2 else (state,)
+        if len(parts) != (2 if lstm else 1) or not all(isinstance(p, torch.Tensor) for p in parts):
+            got = type(state).__name__ + (f" of {len(state)}" if isinstance(state, tuple) else "")
+            raise TypeError(f"state: expected {want} or None, got {got}")
+        if any(tuple(p.shape) != shape for p in parts):
+            got = ", ".join(str(tuple(p.shape)) for p in parts)
+            raise ValueError(f"state: expected {want} (layers, batch, hidden), got shape {got}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T)`` ids -> ``(B, T, V)`` logits; ``logits[:, t]`` scores the id after ``x[:, t]``.
+
+        Validation happens once, in :meth:`step`.
+        """
+        return self.step(x)[0]
+
+    def step(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
+        """Read ``x`` after the tokens summarised by ``state``; return ``(logits, new state)``.
+
+        ``step(x)`` with no state starts from the beginning, so ``step(x)[0] == forward(x)``, and
+        ``step(b, step(a)[1])[0]`` equals the last ``b.shape[1]`` steps of ``forward(cat(a, b))``:
+        reading a text in pieces gives the same scores as reading it at once.
+
+        The state is the recurrent layer's (``h``, or ``(h, c)`` for the LSTM, each
+        ``(num_layers, B, H)``). For the TCN it is the last ``receptive_field - 1`` tokens read,
+        ``(B, <= r - 1)``: the only past an output can see, which the TCN reads again each step.
+
+        Shape
+        -----
+        ``x``: ``(B, T)`` ids, ``T >= 1``, of any integer dtype; logits: ``(B, T, V)``.
+        """
+        x = self._check_ids(x, "x")
+        if x.shape[1] == 0:
+            raise ValueError(f"x: expected at least one time step, got shape {tuple(x.shape)}")
+        if isinstance(self.backbone, TCN):
+            if state is not None:
+                state = self._check_ids(state, "state")
+                if state.shape[0] != x.shape[0]:
+                    got = tuple(state.shape)
+                    raise ValueError(f"state: expected {x.shape[0]} rows like x, got {got}")
+            context = x if state is None else torch.cat([state, x], dim=1)  # (B, <= r - 1 + T)
+            out = self.backbone(self.embedding(context))[:, -x.shape[1] :]  # (B, T, H)
+            keep = self.backbone.receptive_field - 1
+            state = context[:, context.shape[1] - min(keep, context.shape[1]) :]  # (B, <= r - 1)
+        else:
+            if state is not None:
+                self._check_state(state, x.shape[0])
+            out, state = self.backbone(self.embedding(x), state)  # (B, T, H)
+        return self.head(self.dropout(out)), state  # (B, T, V)
+
+    def extra_repr(self) -> str:
+        return f"backbone={self.backbone_name!r}, vocab_size={self.vocab_size}"
 
 
 # ----------------------------------------------------------------------------------------------
