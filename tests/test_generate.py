@@ -141,6 +141,10 @@ def test_bad_recurrent_states():
         gru.step(x, (h[:1], h[:1]))
     with pytest.raises(ValueError, match=r"got shape \(1, 3, 12\)"):
         gru.step(x, torch.zeros(1, 3, 12))
+    with pytest.raises(TypeError, match=r"state: expected tensors of dtype torch.float32 .*float64"):
+        lstm.step(x, (h.double(), h.double()))
+    with pytest.raises(TypeError, match="dtype torch.float32 on cpu like the model's parameters"):
+        gru.step(x, h[:1].half())
     _, state = lstm.step(x)
     lstm.step(x, state)  # a state the model returned is accepted
 
@@ -269,13 +273,27 @@ def test_sampled_frequencies_follow_the_tempered_top_k_softmax():
     assert ((freq - untempered).abs() > tolerance).any()
 
 
+@pytest.mark.parametrize("temperature", [1e-46, 5e-324, 1e-30, 1e30, 1e300, 1.7e308])
+def test_extreme_temperatures_are_safe(temperature):
+    # In float32 a temperature below ~1e-45 rounded to 0 (0 / 0 = NaN) and a huge one with top-k
+    # gave -inf / inf: both crashed in the draw. Cold is greedy, hot is (top-k) uniform.
+    model = make("gru")
+    out = generate(model, PROMPT, 30, temperature=temperature, top_k=5, seed=0)
+    if temperature < 1:
+        assert torch.equal(out, generate(model, PROMPT, 30, temperature=0))
+    else:
+        assert len(out[:, PROMPT.shape[1] :].unique()) > 1
+
+
 def test_shapes_dtype_and_prompt_kept():
     model = make("lstm")
     one = generate(model, torch.tensor([3, 1, 4]), 6, seed=0)
     assert one.shape == (9,) and one.dtype == torch.long and one[:3].tolist() == [3, 1, 4]
     many = generate(model, PROMPT, 5, seed=0)
     assert many.shape == (2, 9) and torch.equal(many[:, :4], PROMPT)
-    assert torch.equal(generate(model, PROMPT, 0), PROMPT)
+    calls = ForwardOnly(model)
+    assert torch.equal(generate(calls, PROMPT, 0, top_k=V + 5), PROMPT)
+    assert calls.calls == [], "steps=0 returns before running the model"
     assert ((many >= 0) & (many < V)).all()
     model.train()
     generate(model, PROMPT, 3, seed=0)

@@ -65,16 +65,14 @@ def _sample(
     generator: torch.Generator,
 ) -> torch.Tensor:
     """Draw one token per row of ``logits`` ``(B, V)``; returns ``(B,)`` ids."""
-    logits = logits.float()
-    vocab_size = logits.shape[-1]
-    if top_k is not None and top_k > vocab_size:
-        raise ValueError(f"top_k: expected at most the vocabulary size {vocab_size}, got {top_k}")
+    logits = logits.double()  # so that dividing by a tiny or huge temperature stays finite
     if top_k is not None:
         best = logits.topk(top_k, dim=-1)  # exactly k kept, even with ties
         logits = torch.full_like(logits, -torch.inf).scatter(-1, best.indices, best.values)
     if temperature == 0:
         return logits.argmax(dim=-1)
-    # Subtracting the maximum first keeps a tiny temperature from turning logits into inf - inf.
+    # Subtracting the maximum first keeps a tiny temperature from turning logits into inf - inf;
+    # in float64 no finite temperature > 0 rounds to 0 or overflows, so no 0 / 0 or inf / inf.
     scaled = (logits - logits.max(dim=-1, keepdim=True).values) / temperature
     probs = torch.softmax(scaled, dim=-1).to(generator.device)
     return torch.multinomial(probs, 1, generator=generator)[:, 0].to(logits.device)
@@ -107,11 +105,13 @@ def generate(
         Ids to start from, ``T >= 1``, of any integer dtype (read as int64); each row of a batch
         is extended independently.
     steps : int
-        Tokens to add (0 returns the prompt).
+        Tokens to add (0 returns the prompt without running the model).
     temperature : float
-        Divides the logits before the softmax; ``0`` takes the most likely token (greedy).
+        Divides the logits before the softmax (in float64, so any finite ``temperature > 0`` is
+        safe, however small or large); ``0`` takes the most likely token (greedy).
     top_k : int, optional
-        Sample among the ``top_k`` most likely tokens only (``1`` is greedy).
+        Sample among the ``top_k`` most likely tokens only (``1`` is greedy); at most the
+        vocabulary size, checked when the model has run (so not when ``steps == 0``).
     seed : int or torch.Generator, optional
         Seeds the draws, ``0 <= seed < 2**64`` (a CPU generator is used, and advanced, as it is);
         ``None`` draws the seed from torch's global generator, so
@@ -121,7 +121,8 @@ def generate(
     Returns
     -------
     LongTensor ``(T + steps,)`` or ``(B, T + steps)``
-        The prompt followed by the generated ids, shaped like ``prompt``, always int64.
+        The prompt followed by the generated ids, shaped like ``prompt``, always int64, on the
+        model's device (the prompt's device for a model without parameters).
 
     Examples
     --------
@@ -144,6 +145,8 @@ def generate(
     generator = _generator(seed)
     device = next((p.device for p in model.parameters()), prompt.device)
     tokens = (prompt[None] if prompt.dim() == 1 else prompt).to(device, torch.long)  # (B, T)
+    if steps == 0:
+        return tokens[0] if prompt.dim() == 1 else tokens
     batch = tokens.shape[0]
     step = getattr(model, "step", None)
     window = getattr(model, "receptive_field", None)
@@ -154,6 +157,9 @@ def generate(
         else:
             logits = model(tokens)
         last = _last_logits(logits, batch, tokens.shape[1])  # (B, V)
+        if top_k is not None and top_k > last.shape[-1]:
+            vocab_size = last.shape[-1]
+            raise ValueError(f"top_k: expected at most the vocabulary size {vocab_size}, got {top_k}")
         for i in range(steps):
             token = _sample(last, temperature, top_k, generator)[:, None]  # (B, 1)
             out.append(token)

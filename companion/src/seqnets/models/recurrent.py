@@ -454,6 +454,13 @@ class CharLM(nn.Module):
         if any(tuple(p.shape) != shape for p in parts):
             got = ", ".join(str(tuple(p.shape)) for p in parts)
             raise ValueError(f"state: expected {want} (layers, batch, hidden), got shape {got}")
+        weight = self.head.weight
+        for p in parts:
+            if p.dtype != weight.dtype or p.device != weight.device:
+                raise TypeError(
+                    f"state: expected tensors of dtype {weight.dtype} on {weight.device} like "
+                    f"the model's parameters, got dtype {p.dtype} on {p.device}"
+                )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, T)`` ids -> ``(B, T, V)`` logits; ``logits[:, t]`` scores the id after ``x[:, t]``.
