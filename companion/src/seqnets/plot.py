@@ -50,6 +50,27 @@ def _as_1d(values: Any, name: str) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
+def _label_matrix(
+    ax: Axes,
+    columns: Sequence[str],
+    rows: Sequence[str],
+    xlabel: str,
+    ylabel: str,
+    title: str | None,
+    rotate: bool,
+) -> Axes:
+    """Name every column and row of a heat map drawn with ``imshow`` (one tick per cell)."""
+    ax.set_xticks(range(len(columns)))
+    ax.set_xticklabels(columns, rotation=45 if rotate else 0, ha="right" if rotate else "center")
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels(rows)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
 def plot_history(history: Any, ax: Axes | None = None, *, title: str | None = "Training history") -> Axes:
     """Training and validation loss per epoch, with the best epoch marked.
 
@@ -233,16 +254,8 @@ def plot_confusion(
                 ax.text(
                     j, i, text, ha="center", va="center", fontsize=size, color="white" if v > threshold else "black"
                 )
-    ax.set_xticks(range(k))
-    ax.set_yticks(range(k))
     rotate = k > 6 and max(len(str(n)) for n in class_names) > 2
-    ax.set_xticklabels(class_names, rotation=45 if rotate else 0, ha="right" if rotate else "center")
-    ax.set_yticklabels(class_names)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    if title:
-        ax.set_title(title)
-    return ax
+    return _label_matrix(ax, class_names, class_names, "predicted class", "true class", title, rotate)
 
 
 # --------------------------------------------------------------------------------------------
@@ -397,12 +410,4 @@ def plot_attention(
         for i, j in np.ndindex(values.shape):
             colour = "white" if values[i, j] > 0.5 else "black"
             ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=7, color=colour)
-    ax.set_xticks(range(len(source)))
-    ax.set_xticklabels(source, rotation=45, ha="right")
-    ax.set_yticks(range(len(target)))
-    ax.set_yticklabels(target)
-    ax.set_xlabel("source token")
-    ax.set_ylabel("output token")
-    if title:
-        ax.set_title(title)
-    return ax
+    return _label_matrix(ax, source, target, "source token", "output token", title, rotate=True)
