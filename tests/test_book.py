@@ -166,6 +166,14 @@ def test_notebook_downloads_nothing(nb):
     assert not re.search(pattern, src), f"{nb.name} seems to download at run time"
 
 
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_progress_bars_are_plain_text(nb):
+    # tqdm.auto wants ipywidgets, which the book does not install: without it, it prints a
+    # TqdmWarning with the reader's local path into the built page. Plain tqdm writes text,
+    # which chapters/_ext/progress_streams.py shows in its final state.
+    assert "tqdm.auto" not in code_source(nb), f"{nb.name}: use `from tqdm import tqdm`"
+
+
 SEEDING = {"seed_everything", "manual_seed"}
 
 
