@@ -23,6 +23,11 @@ TINY = {"samples": 64, "epochs": 2, "batch_size": 16, "lr": 0.003, "params": 600
 LENGTH = {"adding": 12, "copy": 6}
 
 
+def run_cpu(config, **options):
+    """bench.run on the CPU: its default device is CUDA where there is one, and these tests pin numbers."""
+    return bench.run(config, device="cpu", **options)
+
+
 def tiny(task, model, **extra):
     options = {**TINY, **({"length": LENGTH[task]} if task in LENGTH else {}), **extra}
     return bench.Config(task=task, model=model, **options)
@@ -147,7 +152,7 @@ def test_config_resolves_the_task_defaults_and_rejects_bad_values():
     with pytest.raises(ValueError, match="lr"):
         bench.Config(task="adding", model="gru", lr=0.0).resolved()
     with pytest.raises(ValueError, match="only the TCN uses them"):
-        bench.run(tiny("adding", "lstm", kernel_size=3), progress=False)
+        run_cpu(tiny("adding", "lstm", kernel_size=3), progress=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -158,7 +163,7 @@ def test_config_resolves_the_task_defaults_and_rejects_bad_values():
 @pytest.mark.parametrize("task", bench.TASKS)
 @pytest.mark.parametrize("model", bench.MODELS)
 def test_every_task_and_model_runs_tiny_and_writes_its_results(tmp_path, task, model):
-    results = bench.run(tiny(task, model), out=tmp_path, progress=False)
+    results = run_cpu(tiny(task, model), out=tmp_path, progress=False)
     on_disk = json.loads((tmp_path / "results.json").read_text())
     assert on_disk == json.loads(json.dumps(results))
     assert results["format"] == bench.RESULTS_FORMAT and results["status"] == "finished"
@@ -177,7 +182,7 @@ def test_every_task_and_model_runs_tiny_and_writes_its_results(tmp_path, task, m
 
 
 def test_test_metric_is_that_of_the_best_epoch(tmp_path):
-    results = bench.run(tiny("adding", "gru", epochs=3), out=tmp_path, progress=False)
+    results = run_cpu(tiny("adding", "gru", epochs=3), out=tmp_path, progress=False)
     _, best = bench.load_run(tmp_path, which="best")
     task = bench.load_task("adding", 12, samples=64)
     with torch.no_grad():
@@ -187,9 +192,9 @@ def test_test_metric_is_that_of_the_best_epoch(tmp_path):
 
 def test_resume_equals_an_uninterrupted_run_bit_for_bit(tmp_path):
     cfg = tiny("copy", "tcn", epochs=4, dropout=0.1)  # dropout: the random state must be restored too
-    straight = bench.run(cfg, out=tmp_path / "straight", progress=False)
-    bench.run(tiny("copy", "tcn", epochs=2, dropout=0.1), out=tmp_path / "split", progress=False)
-    resumed = bench.run(cfg, out=tmp_path / "split", resume=True, progress=False)
+    straight = run_cpu(cfg, out=tmp_path / "straight", progress=False)
+    run_cpu(tiny("copy", "tcn", epochs=2, dropout=0.1), out=tmp_path / "split", progress=False)
+    resumed = run_cpu(cfg, out=tmp_path / "split", resume=True, progress=False)
     a, b = (load_file(tmp_path / name / "checkpoint.safetensors") for name in ("straight", "split"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     strip = lambda h: [{k: v for k, v in row.items() if k != "seconds"} for row in h]  # noqa: E731
@@ -197,15 +202,15 @@ def test_resume_equals_an_uninterrupted_run_bit_for_bit(tmp_path):
 
 
 def test_a_run_is_never_overwritten_and_resume_needs_the_same_settings(tmp_path):
-    bench.run(tiny("adding", "rnn"), out=tmp_path, progress=False)
+    run_cpu(tiny("adding", "rnn"), out=tmp_path, progress=False)
     before = (tmp_path / "checkpoint.safetensors").read_bytes()
     with pytest.raises(FileExistsError, match="already holds a run"):
-        bench.run(tiny("adding", "rnn"), out=tmp_path, progress=False)
+        run_cpu(tiny("adding", "rnn"), out=tmp_path, progress=False)
     with pytest.raises(ValueError, match=r"other settings: lr 0.003 -> 0.01"):
-        bench.run(tiny("adding", "rnn", lr=0.01), out=tmp_path, resume=True, progress=False)
+        run_cpu(tiny("adding", "rnn", lr=0.01), out=tmp_path, resume=True, progress=False)
     assert (tmp_path / "checkpoint.safetensors").read_bytes() == before
     with pytest.raises(FileNotFoundError, match="has no checkpoint"):
-        bench.run(tiny("adding", "rnn"), out=tmp_path / "empty", resume=True, progress=False)
+        run_cpu(tiny("adding", "rnn"), out=tmp_path / "empty", resume=True, progress=False)
 
 
 def test_ctrl_c_keeps_the_last_finished_epoch(tmp_path, monkeypatch):
@@ -220,16 +225,16 @@ def test_ctrl_c_keeps_the_last_finished_epoch(tmp_path, monkeypatch):
 
     monkeypatch.setattr(bench, "_evaluate", interrupt_in_epoch_2)
     with pytest.raises(KeyboardInterrupt):
-        bench.run(tiny("adding", "lstm", epochs=3), out=tmp_path, progress=False)
+        run_cpu(tiny("adding", "lstm", epochs=3), out=tmp_path, progress=False)
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["status"] == "interrupted" and results["epochs_run"] == 1
     monkeypatch.setattr(bench, "_evaluate", original)
-    resumed = bench.run(tiny("adding", "lstm", epochs=3), out=tmp_path, resume=True, progress=False)
+    resumed = run_cpu(tiny("adding", "lstm", epochs=3), out=tmp_path, resume=True, progress=False)
     assert resumed["status"] == "finished" and [r["epoch"] for r in resumed["history"]] == [1, 2, 3]
 
 
 def test_a_diverging_run_stops_and_says_so():
-    results = bench.run(tiny("adding", "rnn", lr=1e6, optimizer="sgd", epochs=5), progress=False)
+    results = run_cpu(tiny("adding", "rnn", lr=1e6, optimizer="sgd", epochs=5), progress=False)
     assert results["status"] == "diverged" and results["epochs_run"] < 5
 
 
@@ -238,7 +243,7 @@ def test_a_diverging_run_stops_and_says_so():
 # --------------------------------------------------------------------------------------------
 
 ARGS = ["bench", "--task", "adding", "--model", "tcn", "--length", "12", "--samples", "64", "--epochs", "2",
-        "--batch-size", "16", "--lr", "0.003", "--params", "600"]  # fmt: skip
+        "--batch-size", "16", "--lr", "0.003", "--params", "600", "--device", "cpu"]  # fmt: skip
 
 
 def test_help_is_complete(capsys):
@@ -284,7 +289,7 @@ def test_the_command_line_runs_what_bench_run_runs(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("epoch 1/2  train_loss") and lines[-1].startswith("finished: tcn on adding")
     from_cli = json.loads((tmp_path / "cli" / "results.json").read_text())
-    direct = bench.run(tiny("adding", "tcn"), progress=False)
+    direct = run_cpu(tiny("adding", "tcn"), progress=False)
     assert from_cli["test"] == direct["test"] and from_cli["argv"]
     with pytest.raises(SystemExit) as exit_:  # the same --out again: refused, nothing overwritten
         main(ARGS + ["--out", str(tmp_path / "cli")])
@@ -337,10 +342,10 @@ def test_run_seeds_do_not_share_the_order_of_their_epochs():
 
 
 def test_resume_recovers_the_best_weights_if_the_run_died_between_two_writes(tmp_path):
-    results = bench.run(tiny("adding", "gru", epochs=2), out=tmp_path, progress=False)
+    results = run_cpu(tiny("adding", "gru", epochs=2), out=tmp_path, progress=False)
     assert results["best_epoch"] == 2, "this tiny run improves in its last epoch"
     (tmp_path / "best.safetensors").unlink()  # as if killed after the checkpoint, before best
-    resumed = bench.run(tiny("adding", "gru", epochs=2), out=tmp_path, resume=True, progress=False)
+    resumed = run_cpu(tiny("adding", "gru", epochs=2), out=tmp_path, resume=True, progress=False)
     assert resumed["test"] == results["test"] and (tmp_path / "best.safetensors").is_file()
     # a stale best file (from an earlier epoch) is replaced the same way
     from seqnets import checkpoint
@@ -348,7 +353,7 @@ def test_resume_recovers_the_best_weights_if_the_run_died_between_two_writes(tmp
     _, model = bench.load_run(tmp_path)
     torch.nn.init.zeros_(next(model.parameters()))
     checkpoint.save(model, tmp_path / "best.safetensors", {"epoch": 1})
-    again = bench.run(tiny("adding", "gru", epochs=2), out=tmp_path, resume=True, progress=False)
+    again = run_cpu(tiny("adding", "gru", epochs=2), out=tmp_path, resume=True, progress=False)
     assert again["test"] == results["test"]
     assert checkpoint.load_metadata(tmp_path / "best.safetensors") == {"epoch": 2}
 
@@ -378,9 +383,20 @@ def test_weight_norm_is_a_tcn_option_that_trains_and_resumes(tmp_path):
     with pytest.raises(ValueError, match="only the TCN uses them"):
         bench.build_model(task, "gru", 5, weight_norm=True)
     cfg = tiny("adding", "tcn", epochs=2, weight_norm=True)
-    straight = bench.run(cfg, out=tmp_path / "a", progress=False)
-    bench.run(tiny("adding", "tcn", epochs=1, weight_norm=True), out=tmp_path / "b", progress=False)
-    resumed = bench.run(cfg, out=tmp_path / "b", resume=True, progress=False)
+    straight = run_cpu(cfg, out=tmp_path / "a", progress=False)
+    run_cpu(tiny("adding", "tcn", epochs=1, weight_norm=True), out=tmp_path / "b", progress=False)
+    resumed = run_cpu(cfg, out=tmp_path / "b", resume=True, progress=False)
     assert straight["test"] == resumed["test"] and straight["config"]["weight_norm"] is True
     assert main([*ARGS, "--weight-norm", "--quiet", "--out", str(tmp_path / "cli")]) == 0
     assert json.loads((tmp_path / "cli" / "results.json").read_text())["config"]["weight_norm"] is True
+
+
+def test_more_processes_than_gpus_is_refused_with_a_clear_message(monkeypatch):
+    """torchrun --nproc-per-node 2 on a machine with one GPU: say so, instead of CUDA's ordinal error."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ValueError, match=r"process 1 of this machine wants its own GPU, but CUDA sees 1"):
+        bench._join_world("cuda")

@@ -498,6 +498,12 @@ def _join_world(device: str | torch.device | None) -> tuple[_World, torch.device
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     wanted = pick_device(device)
     if wanted.type == "cuda":
+        if local_rank >= torch.cuda.device_count():
+            raise ValueError(
+                f"device: process {local_rank} of this machine wants its own GPU, but CUDA sees "
+                f"{torch.cuda.device_count()}; start at most that many processes per machine "
+                "(torchrun --nproc-per-node) or train on the CPU with --device cpu"
+            )
         wanted = torch.device("cuda", local_rank)  # one process per GPU
         torch.cuda.set_device(wanted)
     backend = "nccl" if wanted.type == "cuda" else "gloo"
