@@ -6,6 +6,7 @@ the pieces every chapter needs, each of which does what it says and is tested:
 * a text progress bar over epochs that shows the training and validation loss;
 * gradient clipping by global norm, applied after ``backward()`` and before ``step()``;
 * early stopping on the validation loss, and restoring the weights of the best epoch;
+* a learning-rate scheduler stepped after every epoch or after every optimizer step;
 * a guard that stops at the first non-finite loss or gradient, restores the best weights so far
   and says what happened (a ``RuntimeWarning`` and :attr:`History.stop_reason`).
 
@@ -43,6 +44,7 @@ MetricFn = Callable[[torch.Tensor, Any], float]
 OptimizerSpec = str | torch.optim.Optimizer | Callable[[Any], torch.optim.Optimizer]
 
 _OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
+_SCHEDULER_INTERVALS = ("epoch", "step")
 
 
 # --------------------------------------------------------------------------------------------
@@ -66,7 +68,9 @@ class History:
     metrics : dict of str to list of float
         Each validation metric after each epoch.
     lr : list of float
-        Learning rate of the first parameter group during each epoch.
+        Learning rate of the first parameter group at the end of each epoch: the rate the epoch
+        trained with if the scheduler steps per epoch (or there is none), the rate after the
+        epoch's last scheduler step if it steps per optimizer step.
     best_epoch : int or None
         The epoch with the lowest validation loss or, without validation data, the last epoch that
         finished with a finite loss; :func:`fit` leaves its weights in the model (unless called with
@@ -397,12 +401,13 @@ def _train_epoch(
     batch_size: int,
     shuffle: bool,
     device: torch.device,
+    after_step: Callable[[], object] | None = None,
 ) -> tuple[float, str]:
-    """One pass over ``data`` in train mode.
+    """One pass over ``data`` in train mode; ``after_step()`` is called after each optimizer step.
 
     Returns ``(mean loss over samples, "")``, or ``(nan, description)`` as soon as a batch's loss
-    or gradient norm is not finite; that batch's step is not taken. The loss and the gradient norm
-    reach the host together, in one synchronisation per batch.
+    or gradient norm is not finite; that batch's step (and ``after_step``) is not taken. The loss
+    and the gradient norm reach the host together, in one synchronisation per batch.
     """
     model.train()
     n_batches = _num_batches(data, batch_size)
@@ -428,6 +433,8 @@ def _train_epoch(
             what = f"the training loss is {value}" if not math.isfinite(value) else f"the gradient norm is {norm_value}"
             return math.nan, f"{where}: {what}" + ("" if not math.isfinite(value) else f" (loss {value:.4g})")
         opt.step()
+        if after_step is not None:
+            after_step()
         total += value * n
         count += n
     if count == 0:
@@ -577,6 +584,7 @@ def fit(
     seed: int | None = None,
     shuffle: bool = True,
     scheduler: Callable[[torch.optim.Optimizer], Any] | None = None,
+    scheduler_interval: str = "epoch",
     min_delta: float = 0.0,
     restore_best: bool = True,
     eval_batch_size: int | None = None,
@@ -636,9 +644,14 @@ def fit(
     shuffle : bool
         Shuffle the samples each epoch (tuple data only).
     scheduler : callable, optional
-        ``optimizer -> learning-rate scheduler``; stepped once after every epoch (a
-        ``ReduceLROnPlateau`` is given the validation loss, or the training loss without
-        validation data).
+        ``optimizer -> learning-rate scheduler``, for example
+        ``lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)``.
+    scheduler_interval : {"epoch", "step"}
+        When the scheduler steps: ``"epoch"`` (default) once after every epoch, ``"step"`` after
+        every optimizer step (so a schedule's length is counted in batches, as for
+        ``OneCycleLR(opt, max_lr, total_steps=epochs * batches_per_epoch)``). A
+        ``ReduceLROnPlateau`` steps per epoch only, given the validation loss (or the training
+        loss without validation data).
     min_delta : float
         Smallest decrease of the validation loss that counts as an improvement.
     restore_best : bool
@@ -681,6 +694,9 @@ def fit(
         raise ValueError("metrics: they are computed on the validation set, so they need val_data")
     if scheduler is not None and not callable(scheduler):
         raise TypeError(f"scheduler: expected a callable optimizer -> scheduler, got {type(scheduler).__name__}")
+    if not isinstance(scheduler_interval, str) or scheduler_interval not in _SCHEDULER_INTERVALS:
+        want, got = _SCHEDULER_INTERVALS, scheduler_interval
+        raise ValueError(f"scheduler_interval: expected one of {want}, got {got!r}")
 
     device = _resolve_device(model, device)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -688,6 +704,12 @@ def fit(
         raise ValueError("model: has no trainable parameters (none with requires_grad=True)")
     opt = _make_optimizer(optimizer, params, o.lr, o.weight_decay)
     sched = scheduler(opt) if scheduler is not None else None
+    step_scheduler = sched.step if sched is not None and scheduler_interval == "step" else None
+    if step_scheduler is not None and isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        raise ValueError(
+            "scheduler_interval: ReduceLROnPlateau reacts to the loss of whole epochs; "
+            "expected 'epoch' for it, got 'step'"
+        )
     history = History(metrics={key: [] for key in metric_fns})
     best = _Best(_snapshot(model))  # the initial weights, in case the first epoch fails
     hint = f"Try a lower learning rate{f' (lr={o.lr:g} now)' if isinstance(optimizer, str) else ''}, "
@@ -702,7 +724,16 @@ def fit(
         with bar, training_mode(model, model.training):  # the caller's mode comes back at the end
             for epoch in bar:
                 train_loss, problem = _train_epoch(
-                    model, train_data, loss_fn, opt, params, o.clip_grad_norm, o.batch_size, shuffle, device
+                    model,
+                    train_data,
+                    loss_fn,
+                    opt,
+                    params,
+                    o.clip_grad_norm,
+                    o.batch_size,
+                    shuffle,
+                    device,
+                    after_step=step_scheduler,
                 )
                 if not problem:
                     monitored, problem = _end_epoch(
@@ -715,7 +746,7 @@ def fit(
                 best.update(model, epoch, monitored, o.min_delta, always=val_data is None)
                 if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
                     sched.step(monitored)
-                elif sched is not None:
+                elif sched is not None and step_scheduler is None:
                     sched.step()
                 if o.patience is not None and best.bad_epochs >= o.patience:
                     stop_reason = (

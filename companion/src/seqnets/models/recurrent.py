@@ -30,8 +30,16 @@ from typing import Any
 import torch
 from torch import nn
 
+from seqnets.models import scratch
 from seqnets.models.conv import TCN
-from seqnets.utils import check_bool, check_channels, check_number, check_positive_int, check_tensor
+from seqnets.utils import (
+    check_bool,
+    check_channels,
+    check_module,
+    check_number,
+    check_positive_int,
+    check_tensor,
+)
 
 __all__ = [
     "BACKBONES",
@@ -41,6 +49,7 @@ __all__ = [
     "SequenceTagger",
     "CharLM",
     "CRNN",
+    "init_recurrent_",
 ]
 
 #: Names accepted by the ``backbone`` argument.
@@ -587,3 +596,84 @@ class CRNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.rnn(self.columns(x))  # (B, num_classes)
+
+
+# ----------------------------------------------------------------------------------------------
+# Initialisation of recurrent layers: orthogonal recurrent weights, a bias towards remembering
+# ----------------------------------------------------------------------------------------------
+
+_LSTMS = (nn.LSTM, nn.LSTMCell, scratch.LSTMCell)  # gates i, f, g, o
+_GRUS = (nn.GRU, nn.GRUCell, scratch.GRUCell)  # gates r, z, n
+_RNNS = (nn.RNN, nn.RNNCell, scratch.RNNCell)
+
+
+def init_recurrent_(
+    module: nn.Module,
+    *,
+    orthogonal: bool = True,
+    forget_bias: float | None = 1.0,
+) -> nn.Module:
+    """Initialise every recurrent layer in ``module`` in place: orthogonal ``W_hh``, gate biases.
+
+    Applies to ``nn.RNN``, ``nn.LSTM``, ``nn.GRU``, their ``*Cell`` versions and the cells of
+    :mod:`seqnets.models.scratch`, wherever they sit inside ``module`` (a
+    :class:`SequenceClassifier` or :class:`CharLM`, say); other parameters are left alone,
+    including the input weights ``W_ih``.
+
+    * ``orthogonal``: each gate's block of every ``weight_hh*`` (``H x H`` for a layer of ``H``
+      units) becomes a random orthogonal matrix (Saxe et al., 2014), whose singular values are
+      all 1, so that at the start the recurrent map neither shrinks nor stretches a vector.
+    * ``forget_bias``: every ``bias_ih*`` and ``bias_hh*`` is set to 0, except the bias of the
+      gate that keeps the old state: the LSTM's forget gate (Gers et al., 2000; a bias of 1 as
+      Jozefowicz et al., 2015 recommend) and the GRU's update gate :math:`z` in
+      :math:`h_t = (1 - z_t) n_t + z_t h_{t-1}`, which plays the same part. It is put in
+      ``bias_ih`` (the gate sees ``bias_ih + bias_hh``). The Elman RNN has no gate: its biases
+      become 0. ``None`` leaves all biases as they are.
+
+    Parameters
+    ----------
+    module : nn.Module
+        A recurrent layer or cell, or a model that contains at least one.
+    orthogonal : bool
+        Draw the recurrent weights as orthogonal blocks (torch's global generator).
+    forget_bias : float or None
+        Initial bias of the keep gate, so its initial value is about :math:`\\sigma(b)`
+        (0.73 for ``b = 1``) instead of about 0.5.
+
+    Returns
+    -------
+    nn.Module
+        ``module`` itself.
+
+    Examples
+    --------
+    >>> lstm = init_recurrent_(nn.LSTM(3, 8, batch_first=True))
+    >>> lstm.bias_ih_l0[8:16].tolist() == [1.0] * 8, lstm.bias_hh_l0.abs().max().item()
+    (True, 0.0)
+    >>> w = lstm.weight_hh_l0[:8]  # the input gate's block
+    >>> torch.allclose(w.T @ w, torch.eye(8), atol=1e-5)
+    True
+    """
+    check_module(module, "module")
+    check_bool(orthogonal, "orthogonal")
+    if forget_bias is not None:
+        forget_bias = check_number(forget_bias, "forget_bias")
+    layers = [m for m in module.modules() if isinstance(m, _LSTMS + _GRUS + _RNNS)]
+    if not layers:
+        raise ValueError(
+            "module: expected an RNN, LSTM or GRU layer or cell (torch's or "
+            "seqnets.models.scratch's), or a model containing one; found none in "
+            f"{type(module).__name__}"
+        )
+    with torch.no_grad():
+        for layer in layers:
+            gates = 4 if isinstance(layer, _LSTMS) else 3 if isinstance(layer, _GRUS) else 1
+            for name, p in layer.named_parameters(recurse=False):
+                if name.startswith("weight_hh") and orthogonal:
+                    for block in p.chunk(gates):  # (H, H) views, one per gate
+                        nn.init.orthogonal_(block)
+                elif name.startswith("bias_") and forget_bias is not None:
+                    p.zero_()
+                    if gates > 1 and name.startswith("bias_ih"):
+                        p.chunk(gates)[1].fill_(forget_bias)  # f (LSTM) or z (GRU)
+    return module

@@ -34,7 +34,7 @@ from torch.nn import functional as F
 
 from seqnets.utils import check_bool, check_positive_int, check_tensor
 
-__all__ = ["RNNCell", "LSTMCell", "GRUCell", "Recurrent"]
+__all__ = ["RNNCell", "LSTMCell", "LayerNormLSTMCell", "GRUCell", "Recurrent"]
 
 #: What a cell's ``forward`` returns: ``h`` for the RNN and GRU, ``(h, c)`` for the LSTM.
 State = Tensor | tuple[Tensor, Tensor]
@@ -167,8 +167,8 @@ class LSTMCell(_Cell):
 
     num_gates = 4
 
-    def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
-        x = self._check_input(x)  # (B, I)
+    def _check_state(self, state: Any, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``(h, c)``, each ``(B, H)``, from ``state`` (``None``: zeros)."""
         if state is None:
             h = c = None
         elif isinstance(state, (tuple, list)) and len(state) == 2:
@@ -177,13 +177,90 @@ class LSTMCell(_Cell):
                 raise TypeError("state: expected (h, c) with two tensors or None for both, got a None inside")
         else:
             raise TypeError(f"state: expected a tuple (h, c) of two tensors, got {type(state).__name__}")
-        h = self._check_hidden(h, x, "state[0] (h)")  # (B, H)
-        c = self._check_hidden(c, x, "state[1] (c)")  # (B, H)
+        return self._check_hidden(h, x, "state[0] (h)"), self._check_hidden(c, x, "state[1] (c)")
+
+    def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        x = self._check_input(x)  # (B, I)
+        h, c = self._check_state(state, x)  # (B, H) each
         ax, ah = self._affine(x, h)  # (B, 4H) each
         i, f, g, o = (ax + ah).chunk(4, dim=1)  # (B, H) each
         i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
         c = f * c + i * g
         h = o * torch.tanh(c)
+        return h, c
+
+
+class LayerNormLSTMCell(LSTMCell):
+    """LSTM cell with layer normalisation (Ba, Kiros & Hinton, 2016).
+
+    Each of the two affine maps is normalised over its ``4H`` gate pre-activations before the
+    biases are added, and the cell state is normalised before the output nonlinearity:
+
+    .. math::
+
+        \\begin{aligned}
+        (a^i_t, a^f_t, a^g_t, a^o_t) &= \\operatorname{LN}_{ih}(W_{ih} x_t) + b_{ih}
+            + \\operatorname{LN}_{hh}(W_{hh} h_{t-1}) + b_{hh}\\\\
+        c_t &= \\sigma(a^f_t) \\odot c_{t-1} + \\sigma(a^i_t) \\odot \\tanh(a^g_t)\\\\
+        h_t &= \\sigma(a^o_t) \\odot \\tanh(\\operatorname{LN}_c(c_t)),
+        \\end{aligned}
+
+    where :math:`\\operatorname{LN}(a) = \\alpha \\odot (a - \\mu) / \\sqrt{\\sigma^2 + \\epsilon}
+    \\,(+ \\beta)` uses the mean :math:`\\mu` and variance :math:`\\sigma^2` of the vector's own
+    entries, one example at a time. ``norm_ih`` and ``norm_hh`` have gains only: the paper's shifts
+    would duplicate the biases. ``norm_c`` has a gain and a shift.
+
+    Normalising :math:`W_{ih} x_t` discards the scale of :math:`x_t`: with a single input feature,
+    :math:`\\operatorname{LN}(W_{ih} x_t)` depends on the sign of :math:`x_t` only. For inputs with
+    few features, ``normalize_input=False`` leaves the input map affine,
+    :math:`W_{ih} x_t + b_{ih}`, and normalises the recurrent map and the cell state only.
+
+    The parameters of :class:`LSTMCell` keep their names, shapes and initialisation (the gains start
+    at 1, the shift at 0), so ``cell.load_state_dict(lstm_cell.state_dict(), strict=False)`` loads
+    an LSTM cell's weights; the outputs differ, since normalising changes the function.
+
+    Parameters
+    ----------
+    input_size, hidden_size : int
+    normalize_input : bool
+        Normalise the input map (``True``, as in the paper) or leave it affine (``False``, and then
+        ``norm_ih`` is ``None``).
+
+    Shapes: ``x`` ``(B, I)``; ``h``, ``c`` ``(B, H)``. ``forward(x, state=None)`` takes and returns
+    ``(h, c)``, and :class:`Recurrent` runs it over a sequence like any cell.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, normalize_input: bool = True) -> None:
+        check_bool(normalize_input, "normalize_input")
+        super().__init__(input_size, hidden_size)
+        gates = self.num_gates * self.hidden_size
+        self.norm_ih = nn.LayerNorm(gates, bias=False) if normalize_input else None
+        self.norm_hh = nn.LayerNorm(gates, bias=False)
+        self.norm_c = nn.LayerNorm(self.hidden_size)
+
+    def reset_parameters(self) -> None:
+        """Weights and biases as :class:`LSTMCell`; gains 1 and shift 0 for the normalisations."""
+        super().reset_parameters()
+        for norm in self.children():  # none yet when _Cell.__init__ calls this method
+            if isinstance(norm, nn.LayerNorm):
+                norm.reset_parameters()
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        return s if self.norm_ih is not None else s + ", normalize_input=False"
+
+    def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        x = self._check_input(x)  # (B, I)
+        h, c = self._check_state(state, x)  # (B, H) each
+        ax = F.linear(x, self.weight_ih)  # (B, 4H)
+        if self.norm_ih is not None:
+            ax = self.norm_ih(ax)
+        ax = ax + self.bias_ih
+        ah = self.norm_hh(F.linear(h, self.weight_hh)) + self.bias_hh  # (B, 4H)
+        i, f, g, o = (ax + ah).chunk(4, dim=1)  # (B, H) each
+        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+        c = f * c + i * g
+        h = o * torch.tanh(self.norm_c(c))
         return h, c
 
 
