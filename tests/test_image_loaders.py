@@ -117,6 +117,30 @@ def test_read_idx_never_decompresses_a_gzip_bomb(tmp_path):
     assert peak < 64 << 20, f"read_idx held {peak / 2**20:.0f} MB while reading a 1 MB array"
 
 
+def test_read_idx_memory_grows_only_with_bytes_that_exist(tmp_path):
+    """A 24-byte file whose header declares 1 GiB (exactly the default max_bytes, so the cap does
+    not stop it): refused as truncated, raw or gzipped, without allocating the declared size."""
+    header = struct.pack(">BBBB3I", 0, 0, 0x08, 3, 2**14, 2**8, 2**8)  # 2^30 bytes of uint8
+    raw = tmp_path / "short-idx3-ubyte"
+    raw.write_bytes(header + bytes(8))
+    assert raw.stat().st_size == 24
+    gz = tmp_path / "short-idx3-ubyte.gz"
+    gz.write_bytes(gzip.compress(header + bytes(8)))
+    for path, limit in ((raw, 1 << 20), (gz, 4 << 20)):  # gzip: one 1 MiB chunk and zlib's state
+        info, peak = refused_with_peak_memory(read_idx, path, "truncated IDX data: .* needs 1073741824 bytes, found 8")
+        assert str(path) in str(info.value)
+        assert peak < limit, f"{path.name}: {peak / 2**20:.1f} MiB for a file of {path.stat().st_size} bytes"
+
+
+def test_read_idx_reads_data_larger_than_one_chunk(tmp_path):
+    array = np.random.default_rng(0).integers(0, 256, size=(3, 1024, 1024 + 5), dtype=np.uint8)  # > 3 MiB
+    raw = write_idx(tmp_path / "big", array, 0x08)
+    np.testing.assert_array_equal(read_idx(raw), array)
+    gz = tmp_path / "big.gz"
+    gz.write_bytes(gzip.compress(raw.read_bytes(), compresslevel=1))
+    np.testing.assert_array_equal(read_idx(gz), array)
+
+
 # ----------------------------------------------------------------------------- read_cifar10
 
 
@@ -257,6 +281,48 @@ def test_read_cifar10_reconstruct_cannot_allocate_more_than_the_file(tmp_path):
     path.write_bytes(pickle.dumps({b"data": ReconstructHuge(), b"labels": [0]}, protocol=4))
     with pytest.raises(ValueError, match=r"asks for an array of shape \(10000000, 3072\).*refusing to allocate"):
         read_cifar10(path)
+
+
+class ReconstructOnLoad:
+    """Unpickles as ``_reconstruct(ndarray, shape, "b")``, optionally followed by ``__setstate__``."""
+
+    def __init__(self, args, state=None):
+        self.args, self.state = args, state
+
+    def __reduce__(self):
+        from numpy._core.multiarray import _reconstruct
+
+        return (_reconstruct, self.args) if self.state is None else (_reconstruct, self.args, self.state)
+
+
+def test_read_cifar10_one_budget_for_all_arrays(tmp_path):
+    """Each array within the file's size, but thousands of them: the arguments are memoized, so each
+    repeat costs a few bytes of file. A budget per array would let an 18 kB file allocate 30 MB; the
+    shared budget refuses the second array. The same for arrays filled by __setstate__ from one
+    memoized bytes object, in a byte order that makes NumPy copy the data for every array."""
+    args = (np.ndarray, (10_000,), b"b")  # one tuple object: pickled once, then referenced
+    empty = (np.ndarray, (0,), b"b")
+    state = (1, (1250,), np.dtype(">f8"), False, bytes(10_000))  # big-endian: copied on load
+    for name, items in {
+        "reconstruct": [ReconstructOnLoad(args) for _ in range(3000)],
+        "setstate": [ReconstructOnLoad(empty, state) for _ in range(3000)],
+    }.items():
+        path = tmp_path / f"data_batch_{name}"
+        path.write_bytes(pickle.dumps({b"data": items, b"labels": [0]}, protocol=4))
+        assert 10_000 < path.stat().st_size < 40_000
+        info, peak = refused_with_peak_memory(
+            read_cifar10, path, "bytes left of the file's .*-byte budget for all its arrays"
+        )
+        assert str(path) in str(info.value)
+        assert peak < 1 << 20, f"{name}: {peak / 2**20:.1f} MiB for a {path.stat().st_size}-byte file"
+
+
+def test_read_cifar10_budget_admits_a_batch_with_two_arrays(tmp_path):
+    """Labels stored as an array as well: both arrays' bytes are in the file, so both fit."""
+    data, labels = cifar_batch(n=4)
+    path = tmp_path / "data_batch_arrays"
+    path.write_bytes(pickle.dumps({b"data": data, b"labels": np.array(labels, dtype=np.int64)}, protocol=4))
+    check_images(*read_cifar10(path), data, labels)
 
 
 def test_read_cifar10_refuses_object_arrays(tmp_path):

@@ -154,15 +154,31 @@ _GZIP_MAGIC = b"\x1f\x8b"
 #: Default cap on the bytes an IDX file may declare (MNIST's largest file declares 47 MB).
 IDX_MAX_BYTES = 1 << 30
 
+#: Largest single read from an IDX stream: memory grows with the bytes that arrive, never with the
+#: size a header declares (``stream.read(n)`` would allocate ``n`` bytes before finding out).
+_READ_CHUNK = 1 << 20
 
-def _read_exactly(stream: Any, n: int, path: Path, what: str) -> bytes:
-    """Read ``n`` bytes from ``stream`` (raw or gzip), or raise a ValueError naming ``what``."""
+
+def _truncated(path: Path, what: str, needed: int, found: int) -> ValueError:
+    return ValueError(f"{path}: truncated IDX {what}: needs {needed} bytes, found {found}")
+
+
+def _read_exactly(stream: Any, n: int, path: Path, what: str) -> bytearray:
+    """Read ``n`` bytes from ``stream`` (raw or gzip) in chunks of at most ``_READ_CHUNK``.
+
+    Raises a ValueError naming ``what`` if the stream ends first, or if gzip data are corrupt.
+    """
+    data = bytearray()
     try:
-        data = stream.read(n)
+        while len(data) < n:
+            chunk = stream.read(min(_READ_CHUNK, n - len(data)))
+            if not chunk:
+                break
+            data += chunk
     except (OSError, EOFError, zlib.error) as err:
         raise ValueError(f"{path}: corrupt gzip data ({err})") from None
     if len(data) < n:
-        raise ValueError(f"{path}: truncated IDX {what}: needs {n} bytes, found {len(data)}")
+        raise _truncated(path, what, n, len(data))
     return data
 
 
@@ -179,7 +195,10 @@ def read_idx(path: str | os.PathLike, *, max_bytes: int = IDX_MAX_BYTES) -> np.n
     The file is read as a stream: the header is read first, and no more than the data size it
     declares (plus one byte, to detect trailing data) is ever read or decompressed. A header that
     declares more than ``max_bytes`` is refused before anything is allocated, so a small gzip
-    file that would expand to gigabytes (a "gzip bomb") costs nothing.
+    file that would expand to gigabytes (a "gzip bomb") costs nothing. Below that cap, memory
+    grows only with bytes that exist: an uncompressed file whose declared size differs from the
+    bytes it holds is refused before its data are read, and gzip data are decompressed in chunks
+    of at most 1 MiB, so a short file that declares 1 GiB costs about a megabyte, not a gigabyte.
 
     Parameters
     ----------
@@ -225,7 +244,12 @@ def read_idx(path: str | os.PathLike, *, max_bytes: int = IDX_MAX_BYTES) -> np.n
                 f"{path}: the IDX header declares shape {shape} of {dtype.name}, {expected} bytes, more than "
                 f"max_bytes={max_bytes}; pass a larger max_bytes if the file is genuine"
             )
-        data = _read_exactly(stream, expected, path, f"data: shape {shape} of {dtype.name}")
+        what = f"data: shape {shape} of {dtype.name}"
+        if not gzipped:  # the file's size says how many data bytes there are: compare first
+            available = os.fstat(raw_file.fileno()).st_size - raw_file.tell()
+            if available < expected:
+                raise _truncated(path, what, expected, available)
+        data = _read_exactly(stream, expected, path, what)
         try:
             extra = stream.read(1)
         except (OSError, EOFError, zlib.error) as err:
@@ -262,18 +286,47 @@ class _NdarrayName:
         )
 
 
+def _array_shape(shape: Any, path: Path) -> tuple[int, ...]:
+    """``shape`` (an int or a sequence of them) as a tuple of non-negative ints, or refuse it."""
+    sizes = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in sizes):
+        raise pickle.UnpicklingError(f"{path}: invalid array shape {shape!r}")
+    return sizes
+
+
+class _ByteBudget:
+    """The bytes that all the arrays of one pickle may still claim; shared, and only ever spent."""
+
+    def __init__(self, path: Path, total: int) -> None:
+        self.path, self.total, self.left = path, total, total
+
+    def charge(self, nbytes: int, shape: tuple[int, ...]) -> None:
+        if nbytes > self.left:
+            raise pickle.UnpicklingError(
+                f"{self.path}: the pickle asks for an array of shape {shape}, {nbytes} bytes, more than the "
+                f"{self.left} bytes left of the file's {self.total}-byte budget for all its arrays; "
+                "refusing to allocate it"
+            )
+        self.left -= nbytes
+
+
 class _LoadedArray(np.ndarray):
     """The arrays the unpickler builds; their ``__setstate__`` refuses object dtypes.
 
-    For any other dtype NumPy checks that the raw bytes in the pickle match the shape, so an
-    array never holds more than the file brought.
+    For any other dtype NumPy checks that the raw bytes in the pickle match the shape, and the
+    array's size is charged to the pickle's byte budget (``_budget``, set by ``_reconstruct``)
+    before NumPy may copy them, so the arrays together never hold more than the file's size.
     """
+
+    _budget: _ByteBudget
 
     def __setstate__(self, state: Any) -> None:
         # (version, shape, dtype, is_fortran, data), or the older form without the version
         dtype = state[-3] if isinstance(state, tuple) and len(state) in (4, 5) else None
         if not isinstance(dtype, np.dtype) or dtype.hasobject:
             raise pickle.UnpicklingError(f"refusing an array of dtype {dtype!r}: only plain numeric arrays are allowed")
+        sizes = _array_shape(state[-4], self._budget.path)
+        self._budget.charge(math.prod(sizes) * dtype.itemsize, sizes)
         super().__setstate__(state)
 
 
@@ -288,15 +341,19 @@ class _ArrayPickleUnpickler(pickle.Unpickler):
     and ``numpy.dtype``. Everything else, ``os.system`` included, raises before it is called.
 
     Memory is bounded too: ``numpy.ndarray`` is answered with a placeholder that cannot be
-    called, ``_reconstruct`` may allocate no more bytes than ``budget`` (the file's size; real
-    pickles ask for an empty array and fill it from the file's bytes), and arrays of Python
-    objects are refused.
+    called, and all the arrays of one pickle share one budget of ``budget`` bytes (the file's
+    size): every ``_reconstruct`` call and every array's ``__setstate__`` (which may copy its
+    data, e.g. to swap bytes) is charged the bytes it asks for, and a call that would overdraw
+    the budget is refused before it allocates. A pickle can repeat a call as often as it likes
+    (reusing a memoized argument costs a few bytes of file), so a budget per call would not bound the
+    total. Real pickles ask ``_reconstruct`` for an empty array and fill it from bytes the file
+    contains, which stays within budget. Arrays of Python objects are refused.
     """
 
     def __init__(self, file: Any, path: Path, budget: int) -> None:
         super().__init__(file, encoding="bytes")  # the real batches were written by Python 2
         self._path = path
-        self._budget = budget
+        self._budget = _ByteBudget(path, budget)
         self._ndarray = _NdarrayName(path)
         self._allowed = {
             ("numpy.core.multiarray", "_reconstruct"): self._reconstruct,
@@ -317,16 +374,11 @@ class _ArrayPickleUnpickler(pickle.Unpickler):
     def _reconstruct(self, subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
         if subtype is not self._ndarray:
             raise self._fail(f"refusing to reconstruct an array of type {subtype!r}")
-        sizes = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
-        if not all(isinstance(d, int) and d >= 0 for d in sizes):
-            raise self._fail(f"invalid array shape {shape!r}")
-        nbytes = math.prod(sizes) * self._dtype(dtype).itemsize
-        if nbytes > self._budget:
-            raise self._fail(
-                f"the pickle asks for an array of shape {sizes}, {nbytes} bytes, more than the file's "
-                f"{self._budget} bytes could hold; refusing to allocate it"
-            )
-        return _numpy_reconstruct()(_LoadedArray, sizes, dtype)
+        sizes = _array_shape(shape, self._path)
+        self._budget.charge(math.prod(sizes) * self._dtype(dtype).itemsize, sizes)
+        array = _numpy_reconstruct()(_LoadedArray, sizes, dtype)
+        array._budget = self._budget  # charged again by __setstate__, which may bring new bytes
+        return array
 
     def find_class(self, module: str, name: str) -> Any:
         try:
@@ -354,8 +406,9 @@ def read_cifar10(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
 
     The file is read **without running any code it might contain**: the pickle is loaded by an
     unpickler that can construct only NumPy arrays and dtypes (see :class:`_ArrayPickleUnpickler`),
-    and every array it builds is bounded by the file's size: a 300-byte pickle that asks for a
-    30 GB array is refused before anything is allocated. That is the safety decision, and its
+    and all the arrays it builds *together* are bounded by the file's size: a 300-byte pickle that
+    asks for a 30 GB array is refused before anything is allocated, and so is a small pickle that
+    asks for many arrays, each within the file's size. That is the safety decision, and its
     remaining risk: the NumPy reconstruction functions are trusted to build arrays from the bytes
     they are given and nothing more; the loader spends memory up to a few times the size of the
     file (its bytes, the arrays, and the transposed copy it returns). Arrays pickled with protocol 5
