@@ -317,6 +317,61 @@ def test_read_cifar10_one_budget_for_all_arrays(tmp_path):
         assert peak < 1 << 20, f"{name}: {peak / 2**20:.1f} MiB for a {path.stat().st_size}-byte file"
 
 
+@pytest.mark.parametrize(
+    "blob",
+    [
+        b"\x80\x04}r" + struct.pack("<I", 1 << 24) + b".",  # {} memoized at index 2**24 (LONG_BINPUT)
+        b"\x80\x02}p16777216\n.",  # the same with the text opcode PUT
+    ],
+    ids=["LONG_BINPUT", "PUT"],
+)
+def test_read_cifar10_memo_index_costs_no_memory(tmp_path, blob):
+    """CPython's C unpickler grows its memo table to the index a PUT names: 268 MB traced for the
+    9-byte file. The loader's memo is a dict, so the file costs kilobytes and is refused as what
+    it is, a dict without 'data'."""
+    path = tmp_path / "data_batch_memo"
+    path.write_bytes(blob)
+    assert path.stat().st_size <= 16
+    _, peak = refused_with_peak_memory(read_cifar10, path, "no 'data' entry")
+    assert peak < 64 << 10, f"{peak / 2**20:.1f} MiB for a {len(blob)}-byte file"
+
+
+@pytest.mark.parametrize(
+    "opcode,length",
+    [
+        (b"\x8e", struct.pack("<Q", 1 << 28)),  # BINBYTES8
+        (b"\x8d", struct.pack("<Q", 1 << 28)),  # BINUNICODE8
+        (b"\x95", struct.pack("<Q", 1 << 28)),  # FRAME
+        (b"B", struct.pack("<I", 1 << 28)),  # BINBYTES
+        (b"T", struct.pack("<i", 1 << 28)),  # BINSTRING
+        (b"\x8b", struct.pack("<i", 1 << 28)),  # LONG4
+    ],
+    ids=["BINBYTES8", "BINUNICODE8", "FRAME", "BINBYTES", "BINSTRING", "LONG4"],
+)
+def test_read_cifar10_declared_lengths_cost_no_memory(tmp_path, opcode, length):
+    """A length field declaring 256 MiB, followed by 8 bytes: the C unpickler allocates the declared
+    size (BINBYTES8) or asks the file for all of it before it learns the data are missing. The
+    loader reads from the file's bytes, refuses the short read and allocates nothing."""
+    path = tmp_path / "data_batch_length"
+    path.write_bytes(b"\x80\x04" + opcode + length + b"x" * 8)
+    if opcode == b"\x8e":
+        assert path.stat().st_size == 19
+    info, peak = refused_with_peak_memory(read_cifar10, path, "declares data up to byte")
+    assert f"but the file has {path.stat().st_size} bytes" in str(info.value)
+    assert peak < 64 << 10, f"{peak / 2**20:.1f} MiB for a {path.stat().st_size}-byte file"
+
+
+def test_read_cifar10_refuses_bytearray8(tmp_path):
+    """BYTEARRAY8 (protocol 5) allocates the size it declares before reading, in either unpickler."""
+    path = tmp_path / "data_batch_bytearray"
+    path.write_bytes(b"\x80\x05\x96" + struct.pack("<Q", 1 << 28) + b"x" * 8)
+    _, peak = refused_with_peak_memory(read_cifar10, path, "refusing BYTEARRAY8")
+    assert peak < 64 << 10
+    path.write_bytes(pickle.dumps({b"data": bytearray(3), b"labels": [0]}, protocol=5))
+    with pytest.raises(ValueError, match="refusing BYTEARRAY8"):
+        read_cifar10(path)
+
+
 def test_read_cifar10_budget_admits_a_batch_with_two_arrays(tmp_path):
     """Labels stored as an array as well: both arrays' bytes are in the file, so both fit."""
     data, labels = cifar_batch(n=4)

@@ -227,13 +227,14 @@ def _describe(start: bytes) -> str:
         return (
             f"a Python pickle (protocol {start[1]}); unpickling can run arbitrary code, so seqnets never "
             "loads pickles. If you trust its source, convert it once with "
-            "torch.load(path, weights_only=True) and seqnets.checkpoint.save"
+            "torch.load(path, weights_only=True) on PyTorch >= 2.10 (earlier versions of that loader have "
+            "known flaws) and seqnets.checkpoint.save"
         )
     if start[:4] == b"PK\x03\x04":
         return (
             "a zip archive, the format torch.save writes (pickled Python objects inside); seqnets never "
             "unpickles. If you trust its source, convert it once with torch.load(path, weights_only=True) "
-            "and seqnets.checkpoint.save"
+            "on PyTorch >= 2.10 (earlier versions of that loader have known flaws) and seqnets.checkpoint.save"
         )
     if start[:2] == b"\x1f\x8b":
         return "a gzip file"

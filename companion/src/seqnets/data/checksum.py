@@ -64,7 +64,11 @@ def verify_sha256(path: str | os.PathLike[str], expected: str) -> Path:
     """Check that the file at ``path`` has the SHA-256 digest ``expected``; return its path.
 
     Returning the path lets a check wrap a loader:
-    ``read_idx(verify_sha256(path, "9fb629c4..."))``.
+    ``read_idx(verify_sha256(path, "9fb629c4..."))``. The check and the loader open the file
+    separately, so whoever can write to the file in between can replace it after it was checked
+    (a time-of-check to time-of-use race). Where that matters, verify and load a copy that only
+    you can write to, or read the bytes once, compare ``hashlib.sha256(data).hexdigest()`` and
+    parse those same bytes.
 
     Parameters
     ----------

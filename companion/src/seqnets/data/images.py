@@ -14,9 +14,11 @@ zooms, rotations and flips to a batch through :func:`affine`, on any device, wit
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import os
 import pickle
+import struct
 import zlib
 from pathlib import Path
 from typing import Any
@@ -330,7 +332,25 @@ class _LoadedArray(np.ndarray):
         super().__setstate__(state)
 
 
-class _ArrayPickleUnpickler(pickle.Unpickler):
+class _FileBytes(io.BytesIO):
+    """A file's bytes, for the unpickler: a read asking for more bytes than remain is an error."""
+
+    def __init__(self, data: bytes, path: Path) -> None:
+        super().__init__(data)
+        self._path, self._size = path, len(data)
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        data = super().read(size)
+        if size is not None and len(data) < size:
+            end = self.tell() - len(data) + size
+            raise pickle.UnpicklingError(
+                f"{self._path}: truncated or corrupt pickle: it declares data up to byte {end}, "
+                f"but the file has {self._size} bytes"
+            )
+        return data
+
+
+class _ArrayPickleUnpickler(pickle._Unpickler):
     """Unpickler for data-only pickles: dicts, lists, bytes, numbers and NumPy arrays.
 
     Unpickling runs code: a pickle names callables (``module.name``) and the arguments to call
@@ -348,10 +368,26 @@ class _ArrayPickleUnpickler(pickle.Unpickler):
     (reusing a memoized argument costs a few bytes of file), so a budget per call would not bound the
     total. Real pickles ask ``_reconstruct`` for an empty array and fill it from bytes the file
     contains, which stays within budget. Arrays of Python objects are refused.
+
+    It is the standard library's pure-Python unpickler (``pickle._Unpickler``), reading the file's
+    bytes from memory (:class:`_FileBytes`), not the file. CPython's C unpickler (Python 3.11)
+    acts on sizes written in the pickle before it reads the data: it grows its memo table to any
+    index a ``PUT`` names (a 9-byte pickle makes it zero-fill hundreds of megabytes) and allocates
+    the length a ``BINBYTES8`` declares before it finds the data missing (CPython issue
+    gh-115952, since fixed upstream). The pure-Python unpickler keeps its memo in a dict,
+    and a read returns at most the bytes the file has left (and refuses the file if that is fewer
+    than it declares), so a declared length never costs more than the file holds. Its one
+    instruction that allocates the size it declares before reading, ``BYTEARRAY8`` (protocol 5;
+    real batches have none), is refused.
     """
 
-    def __init__(self, file: Any, path: Path, budget: int) -> None:
-        super().__init__(file, encoding="bytes")  # the real batches were written by Python 2
+    def _refuse_bytearray8(self: Any) -> None:  # Any: typeshed types the table's entries loosely
+        raise self._fail("refusing BYTEARRAY8 (pickle protocol 5), which allocates the size it declares")
+
+    dispatch = {**pickle._Unpickler.dispatch, pickle.BYTEARRAY8[0]: _refuse_bytearray8}
+
+    def __init__(self, data: _FileBytes, path: Path, budget: int) -> None:
+        super().__init__(data, encoding="bytes")  # the real batches were written by Python 2
         self._path = path
         self._budget = _ByteBudget(path, budget)
         self._ndarray = _NdarrayName(path)
@@ -408,11 +444,15 @@ def read_cifar10(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     unpickler that can construct only NumPy arrays and dtypes (see :class:`_ArrayPickleUnpickler`),
     and all the arrays it builds *together* are bounded by the file's size: a 300-byte pickle that
     asks for a 30 GB array is refused before anything is allocated, and so is a small pickle that
-    asks for many arrays, each within the file's size. That is the safety decision, and its
-    remaining risk: the NumPy reconstruction functions are trusted to build arrays from the bytes
-    they are given and nothing more; the loader spends memory up to a few times the size of the
-    file (its bytes, the arrays, and the transposed copy it returns). Arrays pickled with protocol 5
-    (``numpy._core.numeric._frombuffer``) are refused; re-save such a file with protocol 4.
+    asks for many arrays, each within the file's size. The pickle is read from the file's bytes
+    in memory by the pure-Python unpickler, so no length or memo index written in the pickle makes
+    it allocate more than the file holds. That is the safety decision, and its remaining risk: the
+    NumPy reconstruction functions are trusted to build arrays from the bytes they are given and
+    nothing more. Memory grows in proportion to the file's size: about three times it for a real
+    batch (the file's bytes, the array, the transposed copy returned), more for a hostile pickle
+    made of many small Python objects (an empty set is one byte of pickle and about 200 bytes of
+    memory). Arrays pickled with protocol 5 (``numpy._core.numeric._frombuffer``) are refused;
+    re-save such a file with protocol 4.
 
     Returns
     -------
@@ -428,25 +468,26 @@ def read_cifar10(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         but the NumPy array constructors.
     """
     path = Path(path)
-    with path.open("rb") as f:
-        try:
-            batch = _ArrayPickleUnpickler(f, path, budget=path.stat().st_size).load()
-        except pickle.UnpicklingError as err:
-            message = str(err)  # either one of the unpickler's refusals, which name the file, or a broken stream
-            raise ValueError(
-                message if message.startswith(str(path)) else f"{path}: truncated or corrupt pickle ({err})"
-            ) from None
-        except (
-            EOFError,
-            ValueError,
-            TypeError,
-            KeyError,
-            IndexError,
-            AttributeError,
-            MemoryError,
-            OverflowError,
-        ) as err:
-            raise ValueError(f"{path}: truncated or corrupt pickle ({type(err).__name__}: {err})") from None
+    raw = path.read_bytes()
+    try:
+        batch = _ArrayPickleUnpickler(_FileBytes(raw, path), path, budget=len(raw)).load()
+    except pickle.UnpicklingError as err:
+        message = str(err)  # either one of the unpickler's refusals, which name the file, or a broken stream
+        raise ValueError(
+            message if message.startswith(str(path)) else f"{path}: truncated or corrupt pickle ({err})"
+        ) from None
+    except (
+        EOFError,
+        struct.error,
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        MemoryError,
+        OverflowError,
+    ) as err:
+        raise ValueError(f"{path}: truncated or corrupt pickle ({type(err).__name__}: {err})") from None
     if not isinstance(batch, dict):
         raise ValueError(f"{path}: not a CIFAR-10 batch: expected a pickled dict, got {type(batch).__name__}")
     data = _batch_entry(batch, "data", path)
