@@ -42,7 +42,8 @@ lint: setup
 # Every notebook under nbval: two at a time (one per core; each uses one thread), except the
 # chapters that time their code or start processes of their own, which then run alone. The
 # book_cache plugin (tests/book_cache.py) hands each passing notebook's outputs to the build.
-TIMED_NOTEBOOKS := chapters/07_lstm_gru.ipynb chapters/09_linear_recurrence.ipynb chapters/22_scaling.ipynb
+TIMED_NOTEBOOKS := chapters/07_lstm_gru.ipynb chapters/09_linear_recurrence.ipynb chapters/21_performance.ipynb \
+	chapters/22_scaling.ipynb
 NBVAL := OMP_NUM_THREADS=1 PYTHONPATH=tests $(BIN)/pytest -p book_cache --nbval-lax --nbval-current-env \
          -p no:cacheprovider
 notebooks: setup

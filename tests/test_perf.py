@@ -7,6 +7,7 @@ for what it counts (calls, phases, updates) and for sums that must hold on any m
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 import torch
@@ -66,6 +67,28 @@ def test_min_time_budget_adds_repeats_until_spent():
     assert clock.calls == 12  # repeats is a minimum too
 
 
+def test_min_time_budget_costs_time_linear_in_the_repeats():
+    clock = FakeClock()
+    start = time.perf_counter()
+    # 100,000 repeats of 2**-10 s (exact in binary): summing all times every repeat would take
+    # minutes; keeping a running total takes a fraction of a second
+    min_time(lambda: clock.work(2.0**-10), repeats=1, warmup=0, budget=100_000 / 1024, timer=clock)
+    assert clock.calls == 100_000
+    assert time.perf_counter() - start < 5.0
+
+
+def test_min_time_budget_stops_when_a_repeat_takes_no_time():
+    clock = FakeClock()
+
+    def no_time() -> None:  # the clock never advances: the budget would never be spent
+        clock.work(0.0)
+        if clock.calls > 100:
+            raise RuntimeError("min_time keeps repeating a call that takes no time")
+
+    assert min_time(no_time, repeats=3, warmup=0, budget=1.0, timer=clock) == 0.0
+    assert clock.calls == 3  # the required repeats, then it stops
+
+
 def test_min_time_with_the_real_clock():
     assert min_time(lambda: sum(range(100)), repeats=3) > 0
 
@@ -119,8 +142,30 @@ def test_profile_step_rows_are_sorted_limited_and_sum_to_at_most_the_total():
     short = profile_step(model, x, y, nn.MSELoss(), steps=2, row_limit=3)
     assert len(short.rows) == 3
     assert sum(row.self_ms for row in short.rows) <= short.operator_ms
-    # user annotations (the phases, Optimizer.step#...) are not operators
-    assert not {row.name for row in full.rows} & {"forward", "backward", "optimizer step"}
+    assert not {row.name for row in full.rows} & {"forward", "backward"}
+
+
+def test_profile_step_lists_only_operators():
+    torch.manual_seed(0)
+    lstm = nn.LSTM(3, 4, batch_first=True)
+    model = nn.Sequential(lstm, Last(), nn.Linear(4, 2))
+    x, y = torch.randn(5, 6, 3), torch.randint(0, 2, (5,))
+    opt = torch.optim.Adam(model.parameters())
+    report = profile_step(model, x, y, nn.CrossEntropyLoss(), optimizer=opt, row_limit=1000)
+    names = [row.name for row in report.rows]
+    assert "aten::mkldnn_rnn_layer_backward" in names and "aten::addmm" in names
+    # not the phases, the optimizer's annotation (Optimizer.step#Adam.step), the autograd
+    # engine's events (autograd::engine::evaluate_function: ...) or backward nodes (...Backward0)
+    assert not {"forward", "backward", "optimizer step"} & set(names)
+    assert not [n for n in names if n.startswith("Optimizer.") or "autograd" in n]
+    assert not [n for n in names if n.endswith("Backward0")]
+
+
+class Last(nn.Module):
+    """The last time step of an nn.LSTM's outputs."""
+
+    def forward(self, out: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return out[0][:, -1]
 
 
 def test_profile_step_phases_fit_in_the_wall_clock_time():
@@ -129,19 +174,89 @@ def test_profile_step_phases_fit_in_the_wall_clock_time():
     report = profile_step(model, x, y, nn.MSELoss(), optimizer=opt, steps=3)
     assert list(report.phases) == ["forward", "backward", "optimizer step"]
     assert all(ms > 0 for ms in report.phases.values())
-    # one thread records them one after another, inside the timed loop
+    # one thread records them one after another inside each step, so even the fastest of each
+    # phase, summed, fit in the fastest profiled step
     assert sum(report.phases.values()) <= report.wall_ms
-    assert report.operator_ms <= report.wall_ms
+    assert report.step_ms > 0
     assert "optimizer step" not in profile_step(model, x, y, nn.MSELoss()).phases
 
 
-def test_profile_step_takes_warmup_plus_steps_optimizer_updates():
+def test_profile_step_takes_warmup_plus_repeats_plus_steps_optimizer_updates():
     model, x, _ = linear_batch()
     bias = model.bias.detach().clone()
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     # d(sum of outputs)/d(bias) = batch size for every bias entry, in every step
-    profile_step(model, x, None, lambda out, _: out.sum(), optimizer=opt, steps=3, warmup=2)
-    assert torch.allclose(model.bias, bias - 5 * 0.01 * 8)
+    loss_fn = lambda out, _: out.sum()  # noqa: E731
+    profile_step(model, x, None, loss_fn, optimizer=opt, steps=3, warmup=2, repeats=4)
+    assert torch.allclose(model.bias, bias - 9 * 0.01 * 8)
+
+
+class SlowStart(nn.Module):
+    """A linear layer whose first call also sleeps and runs an extra operator (cumsum)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(4, 3)
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        if self.calls == 1:
+            time.sleep(0.3)
+            x = x + torch.cumsum(x, dim=0)
+        return self.linear(x)
+
+
+class SlowSteps(nn.Module):
+    """A linear layer whose forward pass sleeps for the given seconds, one entry per call."""
+
+    def __init__(self, sleeps: list[float]) -> None:
+        super().__init__()
+        self.linear = nn.Linear(4, 3)
+        self.sleeps = iter(sleeps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        time.sleep(next(self.sleeps))
+        return self.linear(x)
+
+
+def test_profile_step_keeps_the_fastest_profiled_step_and_phase():
+    # warm-up 0, one unprofiled repeat, then profiled steps sleeping 0.2, 0.02 and 0.2 s
+    model = SlowSteps([0.0, 0.2, 0.02, 0.2])
+    report = profile_step(model, torch.randn(8, 4), torch.randn(8, 3), nn.MSELoss(), steps=3, warmup=0, repeats=1)
+    # a mean would be over 140 ms; the fastest step slept 20 ms (timing allows 100 ms of slack)
+    assert 20 <= report.wall_ms < 120
+    assert 20 <= report.phases["forward"] < 120 and report.phases["forward"] <= report.wall_ms
+
+
+class ProfilerWatcher(nn.Module):
+    """A linear layer that records, at each call, whether the profiler is recording."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(4, 3)
+        self.profiled: list[bool] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.profiled.append(torch.autograd.profiler._is_profiler_enabled)
+        return self.linear(x)
+
+
+def test_profile_step_runs_warmup_and_repeats_without_the_profiler():
+    model = ProfilerWatcher()
+    profile_step(model, torch.randn(8, 4), torch.randn(8, 3), nn.MSELoss(), steps=2, warmup=2, repeats=3)
+    assert model.profiled == [False] * (2 + 3) + [True] * 2
+
+
+def test_profile_step_neither_profiles_nor_times_the_warmup():
+    model = SlowStart()
+    report = profile_step(
+        model, torch.randn(8, 4), torch.randn(8, 3), nn.MSELoss(), steps=1, warmup=1, repeats=1, row_limit=1000
+    )
+    assert model.calls == 3
+    assert "aten::cumsum" not in {row.name for row in report.rows}
+    # the warm-up slept 300 ms; a profiled or timed step of a 4 x 3 layer takes far less
+    assert report.wall_ms < 150 and report.step_ms < 150
 
 
 def test_profile_step_without_optimizer_leaves_the_weights():
@@ -168,7 +283,7 @@ def test_profile_step_trains_in_train_mode_passes_tuples_and_restores_the_mode()
     model = Recorder().eval()
     a, b = torch.randn(4, 2), torch.randn(4, 2)
     profile_step(model, (a, b), torch.zeros(4, 1), nn.MSELoss(), steps=2, warmup=1)
-    assert model.modes == [True, True, True]
+    assert model.modes == [True] * 6  # warmup, repeats=3 (the default), steps
     assert not model.training
 
 
@@ -179,12 +294,45 @@ def test_profile_step_prints_a_table():
     text = str(report)
     lines = text.splitlines()
     assert lines[0].split() == ["operator", "self", "ms", "share", "calls"]
-    assert report.rows[0].name in lines[2]
-    assert "all operators" in text and "forward (phase)" in text and "wall clock" in text
+    assert lines[1] == "-" * len(lines[0])
+    assert report.rows[0].name in lines[2] and report.rows[1].name in lines[3]
+    assert "all operators" in text and "forward (phase)" in text
+    assert "profiled step (fastest)" in text and "unprofiled step (fastest)" in text
+    short = report.table(1).splitlines()
+    assert len(short) == len(lines) - 1 and report.rows[1].name not in "\n".join(short)
+    assert len(report.table(0).splitlines()) == len(lines) - 2
+
+
+@pytest.mark.parametrize(
+    ("limit", "error", "message"),
+    [(-1, ValueError, "limit: expected an integer >= 0, got -1"), (1.0, TypeError, "limit: expected an integer")],
+)
+def test_profile_table_validates_its_limit(limit, error, message):
+    model, x, y = linear_batch()
+    with pytest.raises(error, match=message):
+        profile_step(model, x, y, nn.MSELoss()).table(limit)
+
+
+def test_profile_step_records_shapes_on_request():
+    model, x, y = linear_batch()
+    report = profile_step(model, x, y, nn.MSELoss(), row_limit=1000, record_shapes=True)
+    addmm = [row for row in report.rows if row.name == "aten::addmm"]
+    assert [row.shapes for row in addmm] == [[[3], [8, 4], [4, 3], [], []]]  # bias, x, weight.T
+    header, underline = str(report).splitlines()[:2]
+    assert header.endswith("input shapes") and underline == "-" * len(header)
+    assert all(row.shapes is None for row in profile_step(model, x, y, nn.MSELoss()).rows)
+
+
+def test_profile_step_refuses_tensors_off_the_cpu():
+    model, x, y = linear_batch()
+    with pytest.raises(ValueError, match="inputs: expected tensors on the CPU.*got inputs on meta"):
+        profile_step(model, x.to("meta"), y, nn.MSELoss())
+    with pytest.raises(ValueError, match="model: expected tensors on the CPU.*got weight on meta"):
+        profile_step(model.to("meta"), x, y, nn.MSELoss())
 
 
 def test_profile_step_needs_a_single_tensor_output():
-    with pytest.raises(TypeError, match="return a single tensor"):
+    with pytest.raises(TypeError, match="model: profile_step expects the model to return a single tensor"):
         lstm = nn.LSTM(2, 3, batch_first=True)
         profile_step(lstm, torch.randn(1, 4, 2), None, lambda out, _: out.sum())
 
@@ -195,11 +343,14 @@ def test_profile_step_needs_a_single_tensor_output():
         ({"model": "lstm"}, TypeError, "model: expected a torch.nn.Module"),
         ({"inputs": [[1.0, 2.0]]}, TypeError, r"inputs\[0\]: expected a torch.Tensor"),
         ({"inputs": 3.0}, TypeError, "inputs: expected a torch.Tensor"),
+        ({"inputs": ()}, ValueError, "inputs: expected a tensor or a non-empty tuple"),
         ({"loss_fn": "mse"}, TypeError, "loss_fn: expected a callable"),
         ({"optimizer": "adam"}, TypeError, "optimizer: expected a torch.optim.Optimizer or None"),
         ({"steps": 0}, ValueError, "steps: expected an integer >= 1, got 0"),
         ({"warmup": -1}, ValueError, "warmup: expected an integer >= 0, got -1"),
+        ({"repeats": 0}, ValueError, "repeats: expected an integer >= 1, got 0"),
         ({"row_limit": 0}, ValueError, "row_limit: expected an integer >= 1, got 0"),
+        ({"record_shapes": 1}, TypeError, "record_shapes: expected"),
     ],
 )
 def test_profile_step_validates_its_arguments(kwargs, error, message):
