@@ -39,6 +39,16 @@ def test_warmup_cosine_equals_linear_then_cosine_annealing(w: int, t: int, m: fl
     assert closed_form == pytest.approx(chained, rel=1e-9, abs=1e-12)
 
 
+def test_warmup_cosine_parts_from_the_chain_after_total_steps() -> None:
+    """Equal up to step T; then ours stays at the floor while CosineAnnealingLR rises again."""
+    w, t, m, lr = 3, 10, 0.1, 0.3
+    closed_form = learning_rates(ours(w, t, m), t + 6, lr=lr)
+    chained = learning_rates(lambda o: torch_chain(o, w, t, m), t + 6, lr=lr)
+    assert closed_form[: t + 1] == pytest.approx(chained[: t + 1], rel=1e-9, abs=1e-12)
+    assert closed_form[t:] == pytest.approx([m * lr] * 6)
+    assert all(a < b for a, b in itertools.pairwise(chained[t:]))
+
+
 def test_warmup_cosine_landmarks() -> None:
     w, t, m, lr = 4, 20, 0.05, 0.2
     rates = learning_rates(ours(w, t, m), 30, lr=lr)

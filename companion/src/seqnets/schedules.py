@@ -51,9 +51,11 @@ def warmup_cosine(
         \\end{cases}
 
     so the rate reaches its peak at step :math:`w` and the floor :math:`m \\eta` after :math:`T`
-    steps. These are the rates of ``SequentialLR`` chaining ``LinearLR(start_factor=1 / (w + 1),
-    total_iters=w)`` and ``CosineAnnealingLR(T_max=T - w, eta_min=m * lr)`` at milestone
-    :math:`w`, computed in closed form from the step count.
+    steps. For :math:`s \\le T` these are the rates of ``SequentialLR`` chaining
+    ``LinearLR(start_factor=1 / (w + 1), total_iters=w)`` and ``CosineAnnealingLR(T_max=T - w,
+    eta_min=m * lr)`` at milestone :math:`w`, computed in closed form from the step count. After
+    step :math:`T` they part: this schedule stays at the floor, while ``CosineAnnealingLR``
+    follows its cosine up again.
 
     Parameters
     ----------

@@ -618,17 +618,20 @@ def init_recurrent_(
     Applies to ``nn.RNN``, ``nn.LSTM``, ``nn.GRU``, their ``*Cell`` versions and the cells of
     :mod:`seqnets.models.scratch`, wherever they sit inside ``module`` (a
     :class:`SequenceClassifier` or :class:`CharLM`, say); other parameters are left alone,
-    including the input weights ``W_ih``.
+    including the input weights ``W_ih`` (and an LSTM's projection ``weight_hr``).
 
-    * ``orthogonal``: each gate's block of every ``weight_hh*`` (``H x H`` for a layer of ``H``
-      units) becomes a random orthogonal matrix (Saxe et al., 2014), whose singular values are
-      all 1, so that at the start the recurrent map neither shrinks nor stretches a vector.
-    * ``forget_bias``: every ``bias_ih*`` and ``bias_hh*`` is set to 0, except the bias of the
-      gate that keeps the old state: the LSTM's forget gate (Gers et al., 2000; a bias of 1 as
-      Jozefowicz et al., 2015 recommend) and the GRU's update gate :math:`z` in
-      :math:`h_t = (1 - z_t) n_t + z_t h_{t-1}`, which plays the same part. It is put in
-      ``bias_ih`` (the gate sees ``bias_ih + bias_hh``). The Elman RNN has no gate: its biases
-      become 0. ``None`` leaves all biases as they are.
+    * ``orthogonal``: each gate's block of every ``weight_hh*`` becomes a random orthogonal
+      matrix (Saxe et al., 2014), whose singular values are all 1, so that at the start the
+      recurrent map neither shrinks nor stretches a vector. A block is ``H x H`` for a layer of
+      ``H`` units, or ``H x P`` for an ``nn.LSTM`` with ``proj_size=P`` (then its ``P`` columns
+      are orthonormal).
+    * ``forget_bias``: for every LSTM and GRU layer, every ``bias_ih*`` and ``bias_hh*`` is set
+      to 0, except the bias of the gate that keeps the old state: the LSTM's forget gate (Gers et
+      al., 2000; a bias of 1 as Jozefowicz et al., 2015 recommend) and the GRU's update gate
+      :math:`z` in :math:`h_t = (1 - z_t) n_t + z_t h_{t-1}`, which plays the same part. It is
+      put in ``bias_ih`` (the gate sees ``bias_ih + bias_hh``). An Elman RNN has no such gate,
+      and a layer built with ``bias=False`` has no bias to set: for a module containing either,
+      pass ``forget_bias=None``, which leaves all biases as they are.
 
     Parameters
     ----------
@@ -645,6 +648,12 @@ def init_recurrent_(
     nn.Module
         ``module`` itself.
 
+    Raises
+    ------
+    ValueError
+        If ``module`` contains no recurrent layer, or if ``forget_bias`` is given and ``module``
+        contains an Elman RNN or a layer without biases (nothing is changed then).
+
     Examples
     --------
     >>> lstm = init_recurrent_(nn.LSTM(3, 8, batch_first=True))
@@ -653,6 +662,7 @@ def init_recurrent_(
     >>> w = lstm.weight_hh_l0[:8]  # the input gate's block
     >>> torch.allclose(w.T @ w, torch.eye(8), atol=1e-5)
     True
+    >>> rnn = init_recurrent_(nn.RNN(3, 8), forget_bias=None)  # no gate: biases left alone
     """
     check_module(module, "module")
     check_bool(orthogonal, "orthogonal")
@@ -665,15 +675,28 @@ def init_recurrent_(
             "seqnets.models.scratch's), or a model containing one; found none in "
             f"{type(module).__name__}"
         )
+    if forget_bias is not None:  # check every layer before changing any
+        for layer in layers:
+            kind = type(layer).__name__
+            if isinstance(layer, _RNNS):
+                raise ValueError(
+                    f"forget_bias: an Elman RNN ({kind}) has no gate that keeps the old state; "
+                    f"got forget_bias={forget_bias}, pass forget_bias=None"
+                )
+            if not layer.bias:
+                raise ValueError(
+                    f"forget_bias: this {kind} was built with bias=False, so it has no bias to "
+                    f"set; got forget_bias={forget_bias}, pass forget_bias=None"
+                )
     with torch.no_grad():
         for layer in layers:
             gates = 4 if isinstance(layer, _LSTMS) else 3 if isinstance(layer, _GRUS) else 1
             for name, p in layer.named_parameters(recurse=False):
                 if name.startswith("weight_hh") and orthogonal:
-                    for block in p.chunk(gates):  # (H, H) views, one per gate
+                    for block in p.chunk(gates):  # (H, H) or (H, P) views, one per gate
                         nn.init.orthogonal_(block)
                 elif name.startswith("bias_") and forget_bias is not None:
                     p.zero_()
-                    if gates > 1 and name.startswith("bias_ih"):
+                    if name.startswith("bias_ih"):
                         p.chunk(gates)[1].fill_(forget_bias)  # f (LSTM) or z (GRU)
     return module

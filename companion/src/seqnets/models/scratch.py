@@ -26,6 +26,7 @@ These modules are for reading and checking, not for speed: ``torch.nn.RNN``, ``n
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import torch
@@ -211,9 +212,10 @@ class LayerNormLSTMCell(LSTMCell):
     would duplicate the biases. ``norm_c`` has a gain and a shift.
 
     Normalising :math:`W_{ih} x_t` discards the scale of :math:`x_t`: with a single input feature,
-    :math:`\\operatorname{LN}(W_{ih} x_t)` depends on the sign of :math:`x_t` only. For inputs with
-    few features, ``normalize_input=False`` leaves the input map affine,
-    :math:`W_{ih} x_t + b_{ih}`, and normalises the recurrent map and the cell state only.
+    :math:`\\operatorname{LN}(W_{ih} x_t)` depends on the sign of :math:`x_t` only, and the cell
+    warns (``UserWarning``) when built that way. For inputs with few features,
+    ``normalize_input=False`` leaves the input map affine, :math:`W_{ih} x_t + b_{ih}`, and
+    normalises the recurrent map and the cell state only.
 
     The parameters of :class:`LSTMCell` keep their names, shapes and initialisation (the gains start
     at 1, the shift at 0), so ``cell.load_state_dict(lstm_cell.state_dict(), strict=False)`` loads
@@ -233,6 +235,13 @@ class LayerNormLSTMCell(LSTMCell):
     def __init__(self, input_size: int, hidden_size: int, normalize_input: bool = True) -> None:
         check_bool(normalize_input, "normalize_input")
         super().__init__(input_size, hidden_size)
+        if normalize_input and self.input_size == 1:
+            warnings.warn(
+                "LayerNormLSTMCell: with input_size=1 and normalize_input=True, LN(W_ih x) keeps "
+                "only the sign of x and discards its size; pass normalize_input=False to keep it",
+                UserWarning,
+                stacklevel=2,
+            )
         gates = self.num_gates * self.hidden_size
         self.norm_ih = nn.LayerNorm(gates, bias=False) if normalize_input else None
         self.norm_hh = nn.LayerNorm(gates, bias=False)
