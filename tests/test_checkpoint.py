@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import pickle
+import stat
 
 import numpy as np
 import pytest
@@ -56,6 +58,16 @@ def assert_same_state(a: nn.Module, b: nn.Module) -> None:
 # --------------------------------------------------------------------------------------------
 # Round trips
 # --------------------------------------------------------------------------------------------
+
+
+def test_saved_file_has_the_permissions_of_any_new_file(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = save(trained_small(), tmp_path / "m.safetensors")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644, "mode 0666 less the umask, as open() gives"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"], "no temporary file is left"
 
 
 def test_round_trip_with_metadata(tmp_path):
@@ -394,10 +406,14 @@ def test_model_only_load_ignores_the_optimizer_and_optimizer_errors_are_clear(tm
     fresh, _ = _trained(1)
     load(fresh, tmp_path / "with.safetensors")  # strict: the optimizer entries are not model keys
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), fresh.parameters(), strict=True))
+    other, _ = _trained(2)
+    before = [p.detach().clone() for p in other.parameters()]
     with pytest.raises(ValueError, match="holds no optimizer state"):
-        load(fresh, tmp_path / "without.safetensors", optimizer=torch.optim.Adam(fresh.parameters()))
-    with pytest.raises(ValueError, match="state of a Adam optimizer, not of a SGD"):
-        load(fresh, tmp_path / "with.safetensors", optimizer=torch.optim.SGD(fresh.parameters(), lr=0.1))
+        load(other, tmp_path / "without.safetensors", optimizer=torch.optim.Adam(other.parameters()))
+    with pytest.raises(ValueError, match="state of an optimizer of class Adam, not SGD"):
+        load(other, tmp_path / "with.safetensors", optimizer=torch.optim.SGD(other.parameters(), lr=0.1))
+    unchanged = all(torch.equal(a, b) for a, b in zip(before, other.parameters(), strict=True))
+    assert unchanged, "a refused optimizer state must leave the model's weights as they were"
     wider = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1), nn.Linear(1, 1))
     wider_opt = torch.optim.Adam(wider.parameters())
     with pytest.raises(ValueError, match="does not fit this optimizer"):

@@ -97,6 +97,27 @@ def test_optimizer_callable_and_instance_are_used():
     assert history.lr == [0.001]
 
 
+def test_an_optimizer_over_another_model_is_refused_before_training():
+    x, y = linear_data()
+    old, model = nn.Linear(3, 1), nn.Linear(3, 1)
+    before = state_copy(old)
+    for optimizer in (torch.optim.SGD(old.parameters(), lr=0.1), lambda params: torch.optim.SGD(old.parameters())):
+        with pytest.raises(
+            ValueError, match=r"optimizer: expected an optimizer over the model's parameters.*none of its 2"
+        ):
+            fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=2, optimizer=optimizer, progress=False, device="meta")
+    assert states_equal(state_copy(old), before), "the other model must not have been trained"
+    assert model.weight.device.type == "cpu", "a refused call must not move the model to `device`"
+
+
+def test_an_optimizer_over_some_of_the_parameters_trains_only_those():
+    x, y = linear_data()
+    model = nn.Linear(3, 1)
+    before = state_copy(model)
+    fit(model, (x, y), loss_fn=nn.MSELoss(), epochs=2, optimizer=torch.optim.SGD([model.bias], lr=0.1), progress=False)
+    assert torch.equal(model.weight, before["weight"]) and not torch.equal(model.bias, before["bias"])
+
+
 def test_dataloader_input_and_evaluate_agree_with_tuple():
     torch.manual_seed(0)
     x, y = linear_data(100)
@@ -496,6 +517,15 @@ def test_progress_bar_shows_losses_and_can_be_disabled(capsys):
     fit(nn.Linear(3, 1), (x, y), loss_fn=nn.MSELoss(), epochs=2, progress=False)
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""
+
+
+def test_progress_bar_counts_the_epoch_that_stopped_early(capsys):
+    x, y = linear_data(16)
+    xv, yv = linear_data(16, seed=1, slope=-2.0)  # validation that training makes worse at once
+    history = fit(nn.Linear(3, 1), (x, y), loss_fn=nn.MSELoss(), epochs=50, lr=0.1, val_data=(xv, yv), patience=2)
+    assert history.epochs_run < 50
+    final = capsys.readouterr().err.split("\r")[-1]
+    assert f"{history.epochs_run}/50" in final, final
 
 
 def test_history_repr_is_short_and_informative():

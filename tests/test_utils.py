@@ -48,6 +48,10 @@ def test_seed_everything_bad_seed():
         seed_everything(-1)
     with pytest.raises(TypeError, match="seed: expected an integer"):
         seed_everything("0")
+    state = random.getstate()
+    with pytest.raises(ValueError, match=r"seed: expected an int in \[0, 2\*\*32\)"):
+        seed_everything(2**32)
+    assert random.getstate() == state, "a refused seed must not reseed any generator"
 
 
 def test_pick_device():
@@ -86,6 +90,9 @@ def test_check_shape():
         check_shape(x, (4, 10), "h")
     with pytest.raises(TypeError, match="x: expected a torch.Tensor, got ndarray"):
         check_shape(np.zeros((4, 10, 3)), (4, 10, 3))
+    for bad in (3, (4, 10.0, 3), (4, "10", 3), (4, -1, 3)):
+        with pytest.raises(TypeError, match="shape: expected a sequence of sizes"):
+            check_shape(x, bad)
 
 
 def test_check_tensor():

@@ -8,6 +8,7 @@ Importing ``seqnets`` has no side effects beyond importing torch and NumPy.
 from seqnets.train import History, evaluate, fit, predict
 from seqnets.utils import Timer, check_shape, count_parameters, pick_device, seed_everything
 
+#: The package version.
 __version__ = "0.1.0"
 
 __all__ = [

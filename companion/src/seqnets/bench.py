@@ -76,11 +76,14 @@ __all__ = [
     "RESULTS_FORMAT",
 ]
 
+#: The four tasks, by the name ``--task`` takes.
 TASKS = ("adding", "copy", "pixel", "permuted")
+#: The four models, by the name ``--model`` takes.
 MODELS = ("rnn", "gru", "lstm", "tcn")
+#: The ``format`` field of every ``results.json`` this version writes.
 RESULTS_FORMAT = "seqnets-bench/1"
 
-#: Bai et al. (2018), Table 1: the headline test metric of each model (and the models' size).
+#: The headline test metric of each model (and the models' size) in Table 1 of Bai et al. (2018).
 PAPER: dict[str, dict[str, Any]] = {
     "pixel": {"metric": "accuracy", "length": 784, "size": 70_000,
               "lstm": 0.872, "gru": 0.962, "rnn": 0.215, "tcn": 0.990},
@@ -140,11 +143,12 @@ class Task:
         One of :data:`TASKS`.
     length : int
         ``T`` as the task defines it (the copy task's sequences have ``T + 20`` steps).
-    train, val, test : tuple of tensors
+    train, val, test : tuple[torch.Tensor, torch.Tensor]
         ``(inputs, targets)``; inputs ``(N, steps, features)`` float, or ``(N, steps)`` int64
         tokens for ``copy``.
-    kind : {"regression", "classification", "tagging"}
-        One output per sequence (a number or a class), or one class per step.
+    kind : str
+        ``"regression"`` or ``"classification"`` (one output per sequence: a number or a class),
+        or ``"tagging"`` (one class per step).
     input_size, output_size : int
         Features (or token values) per step, and outputs per sequence or step.
     baseline : float
@@ -164,7 +168,7 @@ class Task:
 
     @property
     def metric(self) -> str:
-        """The paper's headline metric: ``"mse"``, ``"loss"`` (per step) or ``"accuracy"``."""
+        """The paper's headline metric, ``"mse"``, ``"loss"`` (per step) or ``"accuracy"``."""
         return PAPER[self.name]["metric"]
 
     def __repr__(self) -> str:

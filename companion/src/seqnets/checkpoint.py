@@ -28,7 +28,8 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
+import secrets
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from seqnets.utils import check_module
 
 __all__ = ["save", "load", "load_metadata", "FORMAT_VERSION", "MAX_HEADER_BYTES"]
 
+#: Written into every checkpoint's header as ``format_version``, so a later format can be told apart.
 FORMAT_VERSION = "1"
 _META_KEY = "seqnets"
 _ALIAS_KEY = "seqnets_aliases"
@@ -205,10 +207,16 @@ def save(
         optimizer_tensors, optimizer_json = _optimizer_entries(optimizer)
         tensors.update(optimizer_tensors)
     header = _encode_metadata(metadata, aliases, optimizer_json)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # Written to a new file beside the target, then renamed over it: a reader never sees a
+    # half-written file. safetensors creates files with mode 0600; the file gets the mode any new
+    # file gets (0666 less the umask), read from a file created first under the same name.
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+    mode = stat.S_IMODE(os.fstat(fd).st_mode)
     os.close(fd)
     try:
-        save_file(tensors, tmp, metadata=header)
+        save_file(tensors, str(tmp), metadata=header)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -394,7 +402,8 @@ def _load_optimizer(
         raise ValueError(f"{str(path)!r}: the optimizer state is not an object with param_groups and state")
     if info.get("class") != type(optimizer).__name__:
         raise ValueError(
-            f"{str(path)!r} holds the state of a {info.get('class')} optimizer, not of a {type(optimizer).__name__}"
+            f"{str(path)!r} holds the state of an optimizer of class {info.get('class')}, "
+            f"not {type(optimizer).__name__}"
         )
     per_param: dict[int, dict[str, Any]] = {}
     try:
@@ -474,7 +483,7 @@ def load(
     ]
     if wrong:
         raise ValueError(f"{str(path)!r} does not match the model's shapes: " + "; ".join(wrong))
-    model.load_state_dict({k: v for k, v in state.items() if k in expected}, strict=strict)
-    if optimizer is not None:
+    if optimizer is not None:  # before the weights: a refused optimizer state leaves the model as it was
         _load_optimizer(optimizer, everything, header, path)
+    model.load_state_dict({k: v for k, v in state.items() if k in expected}, strict=strict)
     return metadata

@@ -66,7 +66,8 @@ def _labels(y: Any, name: str) -> np.ndarray:
         if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
             raise ValueError(
                 f"{name}: expected integer class labels, got non-integer values of dtype {arr.dtype} "
-                "(pass scores with one extra trailing dimension, or take argmax first)"
+                "(pass scores with one extra trailing dimension, or take argmax first; metrics take "
+                "(y_true, y_pred): are the arguments swapped?)"
             )
     arr = arr.astype(np.int64)
     if arr.size and arr.min() < 0:

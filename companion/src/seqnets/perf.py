@@ -133,7 +133,7 @@ class StepProfile:
     operator_ms : float
         Self CPU time of *all* operators per step, shown or not: the time spent inside PyTorch's
         kernels and their dispatch. ``sum(r.self_ms for r in rows) <= operator_ms``.
-    phases : dict of str to float
+    phases : dict[str, float]
         Milliseconds of the fastest ``"forward"`` (model and loss), ``"backward"`` and, with an
         optimizer, ``"optimizer step"`` among the profiled steps, each including the operators
         it runs.

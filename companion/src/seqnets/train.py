@@ -65,7 +65,7 @@ class History:
         Mean training loss of each epoch, averaged over samples (weights change during the epoch).
     val_loss : list of float
         Validation loss after each epoch (empty without validation data).
-    metrics : dict of str to list of float
+    metrics : dict[str, list[float]]
         Each validation metric after each epoch.
     lr : list of float
         Learning rate of the first parameter group at the end of each epoch: the rate the epoch
@@ -295,11 +295,23 @@ def _metric_value(name: str, value: Any) -> float:
         raise TypeError(f"metrics[{name!r}]: expected a float, got {type(value).__name__}") from None
 
 
+def _check_holds(optimizer: torch.optim.Optimizer, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+    """Refuse an optimizer that holds none of ``params``: its steps would not change the model."""
+    held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    if not any(id(p) in held for p in params):
+        raise ValueError(
+            "optimizer: expected an optimizer over the model's parameters, got one that holds "
+            f"none of its {len(params)} trainable tensors (built over another model?), so "
+            "training would not change the model"
+        )
+    return optimizer
+
+
 def _make_optimizer(
     optimizer: OptimizerSpec, params: list[torch.nn.Parameter], lr: float, weight_decay: float
 ) -> torch.optim.Optimizer:
     if isinstance(optimizer, torch.optim.Optimizer):
-        return optimizer
+        return _check_holds(optimizer, params)
     if isinstance(optimizer, str):
         name = optimizer.lower()
         if name == "adam":
@@ -317,7 +329,7 @@ def _make_optimizer(
         made = optimizer(params)
         if not isinstance(made, torch.optim.Optimizer):
             raise TypeError(f"optimizer: the callable must return a torch.optim.Optimizer, got {type(made).__name__}")
-        return made
+        return _check_holds(made, params)
     raise TypeError(
         f"optimizer: expected one of {_OPTIMIZERS}, a torch.optim.Optimizer or a callable params -> Optimizer, "
         f"got {type(optimizer).__name__}"
@@ -698,7 +710,6 @@ def fit(
         want, got = _SCHEDULER_INTERVALS, scheduler_interval
         raise ValueError(f"scheduler_interval: expected one of {want}, got {got!r}")
 
-    device = _resolve_device(model, device)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("model: has no trainable parameters (none with requires_grad=True)")
@@ -710,6 +721,9 @@ def fit(
             "scheduler_interval: ReduceLROnPlateau reacts to the loss of whole epochs; "
             "expected 'epoch' for it, got 'step'"
         )
+    # Moved only now that every argument has passed (moving keeps the parameter objects, so the
+    # optimizer made above still holds them).
+    device = _resolve_device(model, device)
     history = History(metrics={key: [] for key in metric_fns})
     best = _Best(_snapshot(model))  # the initial weights, in case the first epoch fails
     hint = f"Try a lower learning rate{f' (lr={o.lr:g} now)' if isinstance(optimizer, str) else ''}, "
@@ -720,9 +734,10 @@ def fit(
         if o.seed is not None:
             torch.random.default_generator.manual_seed(o.seed)
             _seed_device(device, o.seed)
-        bar = tqdm(range(1, o.epochs + 1), desc="fit", unit="epoch", disable=not progress, mininterval=0.5, leave=True)
+        # counted by hand, not by iterating over the bar, so an epoch that ends in early stopping counts
+        bar = tqdm(total=o.epochs, desc="fit", unit="epoch", disable=not progress, mininterval=0.5, leave=True)
         with bar, training_mode(model, model.training):  # the caller's mode comes back at the end
-            for epoch in bar:
+            for epoch in range(1, o.epochs + 1):
                 train_loss, problem = _train_epoch(
                     model,
                     train_data,
@@ -743,6 +758,7 @@ def fit(
                     stop_reason, failed = _failure_message(epoch, problem, best.epoch, hint), True
                     break
                 bar.set_postfix(_postfix(history), refresh=False)
+                bar.update()
                 best.update(model, epoch, monitored, o.min_delta, always=val_data is None)
                 if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
                     sched.step(monitored)

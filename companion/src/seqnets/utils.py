@@ -7,6 +7,7 @@ The ``check_*`` helpers are how the rest of the package validates its inputs: ea
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import random
 import time
@@ -155,9 +156,10 @@ def check_channels(x: Any, name: str, ndim: int, channels: int, layout: str) -> 
 
 
 def check_shape(x: Any, shape: Sequence[int | None], name: str = "x") -> torch.Tensor:
-    """Assert that tensor ``x`` has ``shape``; ``None`` entries match any size.
+    """Check that tensor ``x`` has ``shape``, a sequence of sizes where ``None`` matches any size.
 
     Returns ``x`` so the check can wrap an expression: ``h = check_shape(cell(x), (B, H), "h")``.
+    Raises ``ValueError`` naming ``name`` when the shape differs.
 
     Examples
     --------
@@ -165,6 +167,10 @@ def check_shape(x: Any, shape: Sequence[int | None], name: str = "x") -> torch.T
     torch.Size([4, 10, 3])
     """
     check_tensor(x, name)
+    if not isinstance(shape, Sequence) or not all(
+        s is None or (isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0) for s in shape
+    ):
+        raise TypeError(f"shape: expected a sequence of sizes (non-negative ints or None), got {shape!r}")
     shape = tuple(shape)
     got = tuple(x.shape)
     if len(got) != len(shape) or any(s is not None and s != g for s, g in zip(shape, got, strict=True)):
@@ -174,8 +180,16 @@ def check_shape(x: Any, shape: Sequence[int | None], name: str = "x") -> torch.T
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and PyTorch's generators so that a CPU run repeats exactly."""
+    """Seed the global generators of Python, NumPy and PyTorch (CPU and CUDA) with ``seed``.
+
+    With the same seed, library versions, machine and thread count, a CPU run then repeats exactly.
+    Generators made afterwards (``np.random.default_rng()``, ``torch.Generator()``) are not seeded,
+    and GPU kernels may still differ from run to run. ``seed`` must fit NumPy's range,
+    ``0 <= seed < 2**32``; it is checked before any generator is touched.
+    """
     seed = check_positive_int(seed, "seed", minimum=0)
+    if seed >= 2**32:
+        raise ValueError(f"seed: expected an int in [0, 2**32) (NumPy's range), got {seed}")
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 (the legacy global generator is what old code draws from)
     torch.manual_seed(seed)  # also seeds CUDA generators

@@ -41,7 +41,7 @@ __all__ = [
 DTMF_LOW = (697, 770, 852, 941)
 #: Column frequencies of the DTMF keypad in Hz (the high group), left column first.
 DTMF_HIGH = (1209, 1336, 1477, 1633)
-#: The keypad, row by row: the key in row ``i``, column ``j`` sounds ``DTMF_LOW[i] + DTMF_HIGH[j]``.
+#: The keypad row by row; the key in row ``i``, column ``j`` sounds ``DTMF_LOW[i] + DTMF_HIGH[j]``.
 DTMF_KEYPAD = ("123A", "456B", "789C", "*0#D")
 
 
@@ -120,11 +120,11 @@ def dtmf_clips(
     r"""Generate ``n`` touch-tone (DTMF) recordings of random key sequences, with their transcripts.
 
     A clip is a pause, then a tone for each key with a pause after it. The tone of the key in row
-    ``i`` and column ``j`` of :data:`DTMF_KEYPAD` is
+    ``i`` and column ``j`` of :data:`~seqnets.data.audio.DTMF_KEYPAD` is
 
     .. math:: s(t) = \tfrac{a}{2} \bigl(\sin(2\pi f_i t + \varphi) + \sin(2\pi g_j t + \psi)\bigr)
 
-    with ``f_i`` from :data:`DTMF_LOW`, ``g_j`` from :data:`DTMF_HIGH`, random phases and a peak
+    with ``f_i`` from :data:`~seqnets.data.audio.DTMF_LOW`, ``g_j`` from :data:`~seqnets.data.audio.DTMF_HIGH`, random phases and a peak
     amplitude ``a`` drawn per clip. The keys, the number of keys, every tone and pause length,
     ``a`` and the noise level are drawn uniformly from the given ranges (ends included). A key
     pressed twice sounds twice with a pause between, as on a telephone: without the pause "55"

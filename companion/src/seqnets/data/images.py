@@ -441,7 +441,7 @@ def read_cifar10(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     row-major order; ``b"labels"`` is a list of ``N`` integers in ``0..9``.
 
     The file is read **without running any code it might contain**: the pickle is loaded by an
-    unpickler that can construct only NumPy arrays and dtypes (see :class:`_ArrayPickleUnpickler`),
+    unpickler that can construct only NumPy arrays and dtypes (see ``_ArrayPickleUnpickler``),
     and all the arrays it builds *together* are bounded by the file's size: a 300-byte pickle that
     asks for a 30 GB array is refused before anything is allocated, and so is a small pickle that
     asks for many arrays, each within the file's size. The pickle is read from the file's bytes

@@ -62,7 +62,9 @@ __all__ = [
     "text_folder",
 ]
 
+#: The padding token; a :class:`Vocab` gives it index 0 by default.
 PAD = "<pad>"
+#: The token that stands for anything not in the vocabulary; index 1.
 UNK = "<unk>"
 
 

@@ -60,16 +60,18 @@ class ARModel:
     ----------
     intercept : float
         The constant ``c``. (The process mean, if stationary, is ``c / (1 - sum(coef))``.)
-    coef : np.ndarray, shape (p,)
-        Lag weights; ``coef[0]`` multiplies ``y[t-1]``, ``coef[p-1]`` multiplies ``y[t-p]``.
+    coef : np.ndarray
+        Lag weights, shape ``(p,)``; ``coef[0]`` multiplies ``y[t-1]``, ``coef[p-1]``
+        multiplies ``y[t-p]``.
     p : int
         The order.
     sigma2 : float
         Residual variance ``RSS / nobs`` (maximum-likelihood estimate, as statsmodels reports it).
     nobs : int
         Number of targets the fit used (``T - p``).
-    history : np.ndarray, shape (T,)
-        The series the model was fitted on; :meth:`forecast` continues from its end by default.
+    history : np.ndarray
+        The series the model was fitted on, shape ``(T,)``; :meth:`forecast` continues from its
+        end by default.
     """
 
     def __init__(

@@ -94,7 +94,7 @@ class CausalConv1d(nn.Conv1d):
         dilation = check_positive_int(dilation, "dilation")
         check_bool(bias, "bias")
         super().__init__(in_channels, out_channels, kernel_size, dilation=dilation, padding=0, bias=bias)
-        #: Zeros padded on the left: the span of the kernel minus the current step.
+        #: Zeros padded on the left, the span of the kernel minus the current step.
         self.left_padding = (kernel_size - 1) * dilation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -249,7 +249,7 @@ class TCN(nn.Module):
 
     @property
     def receptive_field(self) -> int:
-        """Input steps seen by one output step: ``receptive_field(kernel_size, levels)``."""
+        """How many input steps one output step sees, ``receptive_field(kernel_size, levels)``."""
         return receptive_field(self.kernel_size, self.levels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

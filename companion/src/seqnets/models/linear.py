@@ -7,6 +7,8 @@ The first-order linear recurrence
     h_t = a_t \\odot h_{t-1} + b_t, \\qquad t = 0, \\dots, T - 1, \\qquad h_{-1} = h_0^{\\text{init}},
 
 is the state update of linear RNNs and of diagonal state-space models (S4D, S5, LRU, Mamba).
+Indices here are Python's, from 0, so that ``h[:, t]`` is :math:`h_t` and ``h0`` is the state before
+the first step; chapter 9 of the book counts steps from 1 and calls that state :math:`h_0`.
 Unrolled, it reads
 
 .. math::

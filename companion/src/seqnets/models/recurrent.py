@@ -172,7 +172,8 @@ class SequenceHead(nn.Module):
         check_tensor(x, "x", ndim=3, floating=True)
         if x.shape[-1] != self.input_size:
             raise ValueError(
-                f"x: expected shape (batch, time, {self.input_size}) (batch, time, features), got {tuple(x.shape)}"
+                f"x: expected shape (batch, time, {self.input_size}), {self.input_size} features per step, "
+                f"got {tuple(x.shape)}"
             )
         if x.shape[1] == 0:
             raise ValueError(f"x: expected at least one time step, got shape {tuple(x.shape)}")
@@ -277,7 +278,11 @@ class SequenceClassifier(SequenceHead):
 
     @property
     def num_classes(self) -> int:
+        """The number of classes, the size of the output."""
         return self.output_size
+
+    def extra_repr(self) -> str:
+        return f"backbone={self.backbone_name!r}, num_classes={self.num_classes}"
 
 
 class SequenceRegressor(SequenceHead):
@@ -436,7 +441,7 @@ class CharLM(nn.Module):
 
     @property
     def receptive_field(self) -> int | None:
-        """Tokens one output can see: the TCN's receptive field, ``None`` (unbounded) otherwise."""
+        """How many tokens one output can see (the TCN's receptive field); ``None`` means unbounded."""
         return self.backbone.receptive_field if isinstance(self.backbone, TCN) else None
 
     def _check_ids(self, x: torch.Tensor, name: str) -> torch.Tensor:
