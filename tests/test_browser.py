@@ -158,3 +158,12 @@ def test_math_renders_in_a_screenshot(server, page):
     display.first.scroll_into_view_if_needed()
     page.screenshot(path=str(shot), full_page=False)
     assert shot.stat().st_size > 10_000, f"{shot} is suspiciously small"
+
+
+def test_introduction_links_the_pdf(server, page):
+    page.goto(f"{server}/chapters/intro.html", wait_until="load")
+    link = page.locator('a[href$="book.pdf"]')
+    assert link.count() == 1, "the introduction does not link the PDF"
+    response = page.request.get(f"{server}/chapters/" + link.get_attribute("href"))
+    assert response.ok, f"the PDF link answers {response.status}"
+    assert response.body()[:5] == b"%PDF-", "the PDF link does not serve a PDF"
