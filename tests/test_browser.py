@@ -8,15 +8,16 @@ failure; elsewhere the test is skipped with a message saying what to install.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import shutil
-import threading
+import sys
 from urllib.parse import urlparse
 
 import pytest
 from test_book import ROOT, toc_files
+
+sys.path.insert(0, str(ROOT / "chapters" / "_ext"))
+from print_pdf import serve  # the book's build tools (chapters/_ext) are not a package
 
 pytestmark = pytest.mark.browser
 
@@ -51,17 +52,8 @@ def _need(condition: bool, message: str) -> None:
 @pytest.fixture(scope="module")
 def server():
     _need((HTML / "index.html").exists(), f"{HTML / 'index.html'} is missing: run `make build` first")
-    handler = functools.partial(QuietHandler, directory=str(HTML))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep pytest's output readable
-        pass
+    with serve(HTML) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,6 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
-
 NO_CHROMIUM = "Chromium not found: install Debian's `chromium` package to print the PDF"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
 
@@ -101,6 +99,8 @@ def print_pdf(build: Path, pdf: Path, chromium: str | None = None) -> int:
     chromium = chromium or shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         raise FileNotFoundError(NO_CHROMIUM)
+    from playwright.sync_api import sync_playwright  # here, so that importing `serve` needs no browser
+
     with serve(build) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
         try:
