@@ -6,8 +6,9 @@ Offline: the page, its MathJax and its figures are local files, served from 127.
 does not load its parts from ``file://`` URLs). The script waits until MathJax
 has typeset every formula, adds a linked table of contents after the title, starts each chapter
 on a new page, wraps long code lines, and prints A4 pages with page numbers and a PDF outline
-(bookmarks) built from the headings. Without Chromium it says so and makes no PDF (in CI, where
-``CI=true``, that is an error).
+(bookmarks) built from the headings. Without Chromium it says so and makes no PDF, and without a
+font that covers Chinese (the glossary gives each term's Chinese name) it warns; in CI, where
+``CI`` is ``true``, ``1`` or ``yes``, both are errors.
 """
 
 from __future__ import annotations
@@ -18,12 +19,17 @@ import functools
 import http.server
 import os
 import shutil
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 NO_CHROMIUM = "Chromium not found: install Debian's `chromium` package to print the PDF"
+NO_CHINESE_FONT = (
+    "no font with Chinese characters (fc-list :lang=zh is empty), so the glossary's Chinese terms "
+    "would print as empty boxes: install Debian's `fonts-wqy-zenhei` package"
+)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
 
 # A linked table of contents after the book's title: one entry per document the single page
@@ -59,6 +65,7 @@ PRINT_CSS = """
   .header-article, .prev-next-area, .bd-footer-article { display: none !important; }
   .bd-main .bd-content .bd-article-container { max-width: 100% !important; }
   pre, img { break-inside: avoid; }
+  h1, h2, h3, h4, dt, .admonition-title { break-after: avoid; }
 """
 
 FOOTER = (
@@ -83,6 +90,14 @@ def serve(directory: Path) -> Iterator[str]:
             yield f"http://127.0.0.1:{httpd.server_address[1]}"
         finally:
             httpd.shutdown()
+
+
+def has_chinese_font() -> bool:
+    """Whether fontconfig, which Chromium uses, knows a font that covers Chinese."""
+    if shutil.which("fc-list") is None:
+        return False
+    listed = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, check=False)
+    return bool(listed.stdout.strip())
 
 
 def print_pdf(build: Path, pdf: Path, chromium: str | None = None) -> int:
@@ -133,9 +148,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("build", type=Path, help="the single-page build's directory")
     parser.add_argument("pdf", type=Path, help="where to write the PDF")
     args = parser.parse_args(argv)
-    if not (shutil.which("chromium") or shutil.which("chromium-browser")) and os.environ.get("CI") != "true":
+    in_ci = os.environ.get("CI", "").lower() in {"1", "true", "yes"}  # as the browser test reads it
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")) and not in_ci:
         print(f"{NO_CHROMIUM}; the PDF was not made (the HTML book is complete)", file=sys.stderr)
         return 0
+    if not has_chinese_font():
+        if in_ci:
+            raise SystemExit(NO_CHINESE_FONT)
+        print(f"warning: {NO_CHINESE_FONT}", file=sys.stderr)
     chapters = print_pdf(args.build, args.pdf)
     print(f"{args.pdf}: {chapters} documents, {args.pdf.stat().st_size / 1e6:.1f} MB", file=sys.stderr)
     return 0

@@ -147,7 +147,7 @@ def make_parser() -> argparse.ArgumentParser:
         "--seed", type=_natural, default=0, help="seed of the weights, batch order and dropout (default: 0)"
     )
     run = bench.add_argument_group("run")
-    run.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: cuda if available, else cpu)")
+    run.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: cuda if available, else mps, else cpu)")
     run.add_argument(
         "--out", metavar="DIR", help="folder for results.json and the checkpoints (default: nothing is written)"
     )
