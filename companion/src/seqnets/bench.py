@@ -620,7 +620,7 @@ def _results(
         "world_size": world.size,
         "backend": world.backend,
         "versions": _versions(),
-        "argv": list(sys.argv),
+        "argv": [Path(sys.argv[0]).name, *sys.argv[1:]],  # the program without its folder
     }
 
 
@@ -712,7 +712,7 @@ def run(
         ``epoch``, ``train_loss``, ``val_loss``, ``val_accuracy`` for classification tasks,
         ``seconds``), ``best_epoch``, ``test`` (``loss``, and ``accuracy`` for classification
         tasks, of the best epoch's weights), ``status``, ``seconds``, ``device``, ``world_size``,
-        ``backend``, ``versions``, ``argv``.
+        ``backend``, ``versions``, ``argv`` (the command line, its program named without its folder).
     """
     if config is None:
         config = Config(**options)
