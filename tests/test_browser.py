@@ -8,8 +8,6 @@ failure; elsewhere the test is skipped with a message saying what to install.
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 from urllib.parse import urlparse
 
@@ -17,13 +15,11 @@ import pytest
 from test_book import ROOT, toc_files
 
 sys.path.insert(0, str(ROOT / "chapters" / "_ext"))
-from print_pdf import serve  # the book's build tools (chapters/_ext) are not a package
+from print_pdf import CHROMIUM, IN_CI, serve  # the book's build tools (chapters/_ext) are not a package
 
 pytestmark = pytest.mark.browser
 
 HTML = ROOT / "_build" / "html"
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Flags that keep Chromium from phoning home at start-up (its own background requests would
 # otherwise be counted as requests leaving the machine).
 CHROMIUM_ARGS = [

@@ -25,6 +25,10 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+#: The system's Chromium (Playwright drives it; it never downloads a browser here), or None.
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+#: Whether this runs in CI, where a missing tool is an error rather than a reason to skip.
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 NO_CHROMIUM = "Chromium not found: install Debian's `chromium` package to print the PDF"
 NO_CHINESE_FONT = (
     "no font with Chinese characters (fc-list :lang=zh is empty), so the glossary's Chinese terms "
@@ -100,7 +104,7 @@ def has_chinese_font() -> bool:
     return bool(listed.stdout.strip())
 
 
-def print_pdf(build: Path, pdf: Path, chromium: str | None = None) -> int:
+def print_pdf(build: Path, pdf: Path) -> int:
     """Print the single-page build in directory ``build`` to ``pdf``; return the number of
     documents the table of contents lists.
 
@@ -111,13 +115,12 @@ def print_pdf(build: Path, pdf: Path, chromium: str | None = None) -> int:
     if len(pages) != 1:
         raise FileNotFoundError(f"{build}: expected one page in chapters/ (a single-page build), found {len(pages)}")
     shutil.copyfile(pages[0], build / "book.html")
-    chromium = chromium or shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
+    if CHROMIUM is None:
         raise FileNotFoundError(NO_CHROMIUM)
     from playwright.sync_api import sync_playwright  # here, so that importing `serve` needs no browser
 
     with serve(build) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page()
             page.goto(f"{url}/book.html", wait_until="load")
@@ -148,12 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("build", type=Path, help="the single-page build's directory")
     parser.add_argument("pdf", type=Path, help="where to write the PDF")
     args = parser.parse_args(argv)
-    in_ci = os.environ.get("CI", "").lower() in {"1", "true", "yes"}  # as the browser test reads it
-    if not (shutil.which("chromium") or shutil.which("chromium-browser")) and not in_ci:
+    if CHROMIUM is None and not IN_CI:
         print(f"{NO_CHROMIUM}; the PDF was not made (the HTML book is complete)", file=sys.stderr)
         return 0
     if not has_chinese_font():
-        if in_ci:
+        if IN_CI:
             raise SystemExit(NO_CHINESE_FONT)
         print(f"warning: {NO_CHINESE_FONT}", file=sys.stderr)
     chapters = print_pdf(args.build, args.pdf)
